@@ -1,0 +1,65 @@
+// Data pipeline throughput: decode + multi-crop augmentation + batching with prefetch, no model.
+//   node --import tsx bench/data.ts [--data DIR] [--method dino|dinov2|simclr] [--batch 32]
+//        [--batches 30] [--concurrency N] [--prefetch 2] [--upscale W]
+// --upscale W first writes copies of the images resized to W px wide (JPEG q90) into a temp folder,
+// to measure on photo-sized inputs (e.g. 500 for ImageNet-like 500x375).
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { resolveTransforms, type TransformPresetName } from '../src/config/transforms.js';
+import { DataLoader } from '../src/data/loader.js';
+import { scanImageFolder } from '../src/data/scan.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const dataDir = arg('data', join(import.meta.dirname, '..', 'examples', 'images'));
+const method = arg('method', 'dino') as TransformPresetName;
+const batchSize = Number(arg('batch', '32'));
+const batches = Number(arg('batches', '30'));
+const prefetch = Number(arg('prefetch', '2'));
+const concurrencyArg = arg('concurrency', '');
+const upscale = Number(arg('upscale', '0'));
+
+let dir = dataDir;
+let tmp: string | undefined;
+if (upscale > 0) {
+  tmp = mkdtempSync(join(os.tmpdir(), 'dinotrain-bench-'));
+  const src = await scanImageFolder(dataDir);
+  for (let i = 0; i < src.length; i++) {
+    await sharp(src.path(i)).resize({ width: upscale }).jpeg({ quality: 90 }).toFile(join(tmp, `${i}.jpg`));
+  }
+  dir = tmp;
+}
+
+const files = await scanImageFolder(dir);
+const transforms = resolveTransforms(method);
+const loader = new DataLoader({
+  files,
+  transforms,
+  batchSize,
+  seed: 0,
+  prefetch,
+  concurrency: concurrencyArg ? Number(concurrencyArg) : undefined,
+  masks: method === 'dinov2' ? { patchSize: 14 } : undefined,
+});
+await loader.next(); // warm-up: first batch includes start-up
+const start = performance.now();
+for (let i = 0; i < batches; i++) await loader.next();
+const seconds = (performance.now() - start) / 1000;
+await loader.close();
+if (tmp) rmSync(tmp, { recursive: true, force: true });
+
+const images = batches * batchSize;
+const views = images * loader.specs.length;
+const first = await sharp(files.path(0)).metadata();
+console.log(`command: node --import tsx bench/data.ts ${process.argv.slice(2).join(' ')}`.trim());
+console.log(`machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? 'unknown'}), node ${process.versions.node}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}`);
+console.log(`data: ${files.length} images in ${dataDir}${upscale ? ` upscaled to ${upscale} px wide` : ''} (first ${first.width}x${first.height})`);
+console.log(`views: ${method} ${loader.specs.map((s) => s.size).join('+')} px, batch ${batchSize}, prefetch ${prefetch}`);
+console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+console.log(`images/s: ${(images / seconds).toFixed(1)}`);
+console.log(`views/s: ${(views / seconds).toFixed(1)}`);

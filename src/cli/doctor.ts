@@ -1,0 +1,43 @@
+// `dinotrain doctor`: what runtime this install has and what --device auto would pick.
+import { Command } from '@commander-js/extra-typings';
+import os from 'node:os';
+import { defaultThreads, listProviders, resolveDevice } from '../engine/providers.js';
+import { dinotrainVersion, packageVersion } from '../util/version.js';
+
+export function doctorReport(): Record<string, unknown> {
+  const choice = resolveDevice('auto');
+  return {
+    dinotrain: dinotrainVersion,
+    node: process.versions.node,
+    'onnxruntime-node': packageVersion('onnxruntime-node'),
+    sharp: packageVersion('sharp'),
+    platform: `${process.platform}/${process.arch}`,
+    providers: listProviders(),
+    'device auto': `${choice.device} (${choice.reason})`,
+    'intra-op threads (default)': defaultThreads(),
+    cpus: os.cpus().length,
+    'cpu model': os.cpus()[0]?.model ?? 'unknown',
+    'free memory': `${(os.freemem() / 2 ** 30).toFixed(1)} GiB of ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+  };
+}
+
+export function doctorCommand() {
+  return new Command('doctor')
+    .description('print versions, ONNX Runtime execution providers, the device --device auto picks, threads and memory')
+    .option('--json', 'print as JSON')
+    .action((opts) => {
+      const r = doctorReport();
+      if (opts.json) {
+        console.log(JSON.stringify(r, null, 2));
+        return;
+      }
+      for (const [k, v] of Object.entries(r)) {
+        if (k === 'providers') {
+          console.log('execution providers:');
+          for (const p of v as { name: string; installed: boolean; detail: string }[]) {
+            console.log(`  ${p.installed ? '+' : '-'} ${p.name.padEnd(9)} ${p.detail}`);
+          }
+        } else console.log(`${k}: ${String(v)}`);
+      }
+    });
+}

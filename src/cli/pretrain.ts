@@ -1,0 +1,97 @@
+// `dinotrain pretrain`: flags and config file → resolved config → the trainer.
+import { Command, Option } from '@commander-js/extra-typings';
+import YAML from 'yaml';
+import { resolvePretrainConfig, readConfigFile } from '../config/load.js';
+import { methodNames } from '../config/methods.js';
+import { devices } from '../engine/providers.js';
+import { UserError } from '../util/errors.js';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UserError(`--${name}: expected an integer, got '${v}'`);
+  return n;
+};
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UserError(`--${name}: expected a number, got '${v}'`);
+  return n;
+};
+
+function parseValData(v: string): { train: string; val: string } {
+  const parts = Object.fromEntries(v.split(',').map((kv) => kv.split('=', 2) as [string, string]));
+  if (!parts.train || !parts.val) throw new UserError(`--val-data: expected train=DIR,val=DIR, got '${v}'`);
+  return { train: parts.train, val: parts.val };
+}
+
+export function pretrainCommand() {
+  return new Command('pretrain')
+    .description('pretrain a backbone with self-supervised learning on a folder of images')
+    .option('-c, --config <file>', 'YAML or JSON config file (flags override it)')
+    .option('--data <dir>', 'folder of images (searched recursively)')
+    .option('--out <dir>', 'output folder (checkpoints, logs, exported models)')
+    .addOption(new Option('--method <name>', 'self-supervised method').choices(methodNames))
+    .option('--model <name>', 'backbone, e.g. vit-tiny/16, vit-small/14, resnet-18, resnet-50')
+    .option('--epochs <n>', 'passes over the data', int('epochs'))
+    .option('--steps <n>', 'optimizer steps (overrides --epochs)', int('steps'))
+    .option('--batch-size <n>', 'images per step', int('batch-size'))
+    .option('--lr <x>', 'base learning rate at the reference batch size', num('lr'))
+    .option('--seed <n>', 'random seed (same seed, same run)', int('seed'))
+    .option('--checkpoint-every <n>', 'write checkpoints/step-N every N steps (checkpoints/last always)', int('checkpoint-every'))
+    .option('--export-every <n>', 'export the backbone every N steps', int('export-every'))
+    .option('--log-every <n>', 'log metrics every N steps', int('log-every'))
+    .option('--resume', 'continue from <out>/checkpoints/last')
+    .option('--overwrite', 'delete the contents of a non-empty <out> first')
+    .addOption(new Option('--device <device>', 'execution provider').choices(devices))
+    .option('--threads <n>', 'intra-op threads (default: all cores)', int('threads'))
+    .option('--num-workers <n>', 'images decoded concurrently', int('num-workers'))
+    .option('--global-size <px>', 'global crop size', int('global-size'))
+    .option('--local-size <px>', 'local crop size', int('local-size'))
+    .option('--global-crops <n>', 'number of global crops', int('global-crops'))
+    .option('--local-crops <n>', 'number of local crops (0 disables)', int('local-crops'))
+    .option('--loggers <list>', 'comma-separated: jsonl,tensorboard,wandb (default jsonl,tensorboard)')
+    .option('--init-weights <file>', 'start from backbone weights in a safetensors file')
+    .option('--val-data <spec>', 'train=DIR,val=DIR: labelled folders for a kNN eval while training', parseValData)
+    .addOption(new Option('--log-format <format>', 'stderr log format').choices(['pretty', 'json'] as const))
+    .option('--print-config', 'print the resolved config as YAML and exit')
+    .action(async (opts) => {
+      const file = opts.config ? readConfigFile(opts.config) : {};
+      const flags: Record<string, unknown> = {
+        data: opts.data,
+        out: opts.out,
+        method: opts.method,
+        model: opts.model,
+        epochs: opts.epochs,
+        steps: opts.steps,
+        batch_size: opts.batchSize,
+        seed: opts.seed,
+        checkpoint_every: opts.checkpointEvery,
+        export_every: opts.exportEvery,
+        log_every: opts.logEvery,
+        resume: opts.resume,
+        overwrite: opts.overwrite,
+        device: opts.device,
+        threads: opts.threads,
+        num_workers: opts.numWorkers,
+        init_weights: opts.initWeights,
+        val_data: opts.valData,
+        optim: opts.lr !== undefined ? { lr: opts.lr } : undefined,
+        transforms: cropOverrides(opts),
+        loggers: opts.loggers !== undefined ? { enabled: opts.loggers.split(',').map((s) => s.trim()).filter(Boolean) } : undefined,
+      };
+      const cfg = resolvePretrainConfig(file, flags);
+      if (opts.printConfig) {
+        process.stdout.write(YAML.stringify(cfg));
+        return;
+      }
+      const { runPretrain } = await import('../train/run.js');
+      await runPretrain(cfg, { logFormat: opts.logFormat });
+    });
+}
+
+function cropOverrides(o: { globalSize?: number; localSize?: number; globalCrops?: number; localCrops?: number }) {
+  const global = { size: o.globalSize, count: o.globalCrops };
+  const local = { size: o.localSize, count: o.localCrops };
+  const has = (x: object) => Object.values(x).some((v) => v !== undefined);
+  if (!has(global) && !has(local)) return undefined;
+  return { global: has(global) ? global : undefined, local: has(local) ? local : undefined };
+}

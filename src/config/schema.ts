@@ -1,0 +1,50 @@
+// The pretrain config: every setting a run has, with its type, range and default.
+import { z } from 'zod';
+import { devices } from '../engine/providers.js';
+import { dinoArgsSchema, dinov2ArgsSchema, methodNames, optimSchema, simclrArgsSchema } from './methods.js';
+import { transformsSchema } from './transforms.js';
+import { loggersConfigSchema } from '../loggers/config.js';
+import { defaultLoggerNames, loggerNames } from '../loggers/logger.js';
+
+const posInt = z.number().int().positive();
+
+export const pretrainSchema = z
+  .object({
+    data: z.string().min(1),
+    out: z.string().min(1),
+    method: z.enum(methodNames),
+    model: z.string().min(1),
+    /** Stop after this many epochs (passes over the data) ... */
+    epochs: posInt.optional(),
+    /** ... or after this many optimizer steps; whichever is given (steps wins when both are). */
+    steps: posInt.optional(),
+    batch_size: posInt,
+    seed: z.number().int().min(0),
+    num_workers: posInt.describe('images decoded concurrently'),
+    prefetch_batches: posInt,
+    checkpoint_every: posInt.optional(),
+    export_every: posInt.optional(),
+    log_every: posInt,
+    resume: z.boolean(),
+    overwrite: z.boolean(),
+    device: z.enum(devices),
+    threads: posInt.optional(),
+    drop_path_rate: z.number().min(0).max(1),
+    init_weights: z.string().optional(),
+    val_data: z
+      .object({ train: z.string().min(1), val: z.string().min(1), every: posInt.default(500), k: posInt.default(20) })
+      .strict()
+      .optional(),
+    method_args: z.union([dinoArgsSchema, dinov2ArgsSchema, simclrArgsSchema]),
+    optim: optimSchema,
+    transforms: transformsSchema,
+    loggers: loggersConfigSchema.extend({
+      /** which loggers run (--loggers) */
+      enabled: z.array(z.enum(loggerNames)).default([...defaultLoggerNames]),
+    }),
+  })
+  .strict();
+
+export type PretrainConfig = z.infer<typeof pretrainSchema>;
+
+export const methodArgsSchemas = { dino: dinoArgsSchema, dinov2: dinov2ArgsSchema, simclr: simclrArgsSchema } as const;

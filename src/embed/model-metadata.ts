@@ -1,0 +1,90 @@
+// Reads ModelProto.metadata_props straight from the protobuf wire format: the top-level fields are
+// walked and every other field (the graph with its weights above all) is skipped by its length, so
+// a large backbone.onnx is never decoded. (onnxruntime-node does not expose custom metadata.)
+
+const MODEL_METADATA_PROPS = 14; // ModelProto field number
+const ENTRY_KEY = 1; // StringStringEntryProto
+const ENTRY_VALUE = 2;
+
+const WIRE_VARINT = 0;
+const WIRE_I64 = 1;
+const WIRE_LEN = 2;
+const WIRE_I32 = 5;
+
+class WireReader {
+  pos: number;
+  constructor(
+    private readonly buf: Uint8Array,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new Error('truncated varint');
+      const byte = this.buf[this.pos++];
+      result += (byte & 0x7f) * scale; // arithmetic, not bit ops: lengths can exceed 2^31
+      if (byte < 0x80) return result;
+      scale *= 128;
+    }
+    throw new Error('varint too long');
+  }
+
+  /** Returns [fieldNumber, wireType]. */
+  tag(): [number, number] {
+    const t = this.varint();
+    return [Math.floor(t / 8), t % 8];
+  }
+
+  bytes(): Uint8Array {
+    const len = this.varint();
+    if (this.pos + len > this.end) throw new Error('truncated length-delimited field');
+    const out = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return out;
+  }
+
+  skip(wireType: number): void {
+    if (wireType === WIRE_VARINT) this.varint();
+    else if (wireType === WIRE_I64) this.pos += 8;
+    else if (wireType === WIRE_LEN) this.bytes();
+    else if (wireType === WIRE_I32) this.pos += 4;
+    else throw new Error(`unsupported wire type ${wireType}`);
+    if (this.pos > this.end) throw new Error('truncated field');
+  }
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/** The model's metadata_props as a plain map. Throws (a plain Error) when the bytes are not protobuf. */
+export function readModelMetadata(model: Uint8Array): Record<string, string> {
+  const props: Record<string, string> = {};
+  const r = new WireReader(model);
+  while (!r.done()) {
+    const [field, wire] = r.tag();
+    if (field === MODEL_METADATA_PROPS && wire === WIRE_LEN) {
+      const entry = r.bytes();
+      const e = new WireReader(entry);
+      let key = '';
+      let value = '';
+      while (!e.done()) {
+        const [f, w] = e.tag();
+        if (f === ENTRY_KEY && w === WIRE_LEN) key = utf8.decode(e.bytes());
+        else if (f === ENTRY_VALUE && w === WIRE_LEN) value = utf8.decode(e.bytes());
+        else e.skip(w);
+      }
+      props[key] = value;
+    } else {
+      r.skip(wire);
+    }
+  }
+  return props;
+}

@@ -1,0 +1,47 @@
+// Gradient clipping over flat gradient buffers. Norms are accumulated in float64.
+import type { FlatTensors } from './param-store.js';
+
+function sumOfSquares(g: Float32Array, start: number, end: number): number {
+  let s = 0;
+  for (let k = start; k < end; k++) s += g[k] * g[k];
+  return s;
+}
+
+function scale(g: Float32Array, start: number, end: number, c: number): void {
+  for (let k = start; k < end; k++) g[k] *= c;
+}
+
+/**
+ * torch.nn.utils.clip_grad_norm_(params, maxNorm): scales all gradients by maxNorm / (norm + 1e-6) when that is below
+ * 1 and returns the pre-clip global L2 norm. Pass a subarray to clip one module (see FlatLayout.spanOf).
+ * A non-finite norm is returned and nothing is scaled: the caller's NaN guard decides what to do with the step.
+ */
+export function clipGlobalNorm(grads: Float32Array, maxNorm: number): number {
+  const norm = Math.sqrt(sumOfSquares(grads, 0, grads.length));
+  if (!Number.isFinite(norm)) return norm;
+  const coef = maxNorm / (norm + 1e-6);
+  if (coef < 1) scale(grads, 0, grads.length, coef);
+  return norm;
+}
+
+/**
+ * DINO's clip_gradients: each tensor's gradient norm is clipped to maxNorm on its own. Returns each tensor's pre-clip
+ * norm in `norms` (pass a preallocated array to avoid allocating per step).
+ */
+export function clipPerTensor(
+  grads: FlatTensors,
+  maxNorm: number,
+  norms: Float64Array = new Float64Array(grads.layout.names.length),
+): Float64Array {
+  const { offsets, sizes } = grads.layout;
+  const g = grads.flat;
+  for (let i = 0; i < offsets.length; i++) {
+    const start = offsets[i];
+    const end = start + sizes[i];
+    const norm = Math.sqrt(sumOfSquares(g, start, end));
+    norms[i] = norm;
+    const coef = maxNorm / (norm + 1e-6);
+    if (coef < 1) scale(g, start, end, coef);
+  }
+  return norms;
+}

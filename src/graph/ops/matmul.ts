@@ -1,0 +1,75 @@
+// MatMul, Gemm and linear layers, with their gradient rules.
+
+import { Graph } from '../core.js';
+import { broadcastShapes, dimEq, fmtShape } from '../dims.js';
+import type { Tensor } from '../tensor.js';
+import { defineVjp } from '../vjp.js';
+
+export interface GemmOptions {
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+  beta?: number;
+}
+
+declare module '../core.js' {
+  interface Graph {
+    /** numpy matmul for rank >= 2 (batch dims broadcast) */
+    matmul(a: Tensor, b: Tensor): Tensor;
+    /** ONNX Gemm on 2-D a, b: alpha·op(a)·op(b) + beta·c */
+    gemm(a: Tensor, b: Tensor, c?: Tensor | null, opts?: GemmOptions): Tensor;
+    /** torch.nn.Linear: x @ wᵀ + b with w [out, in] (PyTorch layout); Gemm for 2-D x, MatMul otherwise */
+    linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor;
+  }
+}
+
+const P = Graph.prototype;
+
+P.matmul = function (a, b) {
+  if (a.rank < 2 || b.rank < 2) throw new Error('matmul needs rank >= 2');
+  if (!dimEq(a.shape[a.rank - 1], b.shape[b.rank - 2])) throw new Error(`matmul ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return this.one('MatMul', [a, b], null, [...batch, a.shape[a.rank - 2], b.shape[b.rank - 1]]);
+};
+
+P.gemm = function (a, b, c, opts = {}) {
+  if (a.rank !== 2 || b.rank !== 2) throw new Error('gemm needs 2-D a and b');
+  const [m, k] = opts.transA ? [a.shape[1], a.shape[0]] : a.shape;
+  const [k2, n] = opts.transB ? [b.shape[1], b.shape[0]] : b.shape;
+  if (!dimEq(k, k2)) throw new Error(`gemm ${fmtShape(a.shape)} x ${fmtShape(b.shape)} (transA ${!!opts.transA}, transB ${!!opts.transB})`);
+  if (c) broadcastShapes([m, n], c.shape);
+  const attrs = { transA: opts.transA ? 1 : 0, transB: opts.transB ? 1 : 0, alpha: opts.alpha ?? 1, beta: opts.beta ?? 1 };
+  return this.one('Gemm', c ? [a, b, c] : [a, b], attrs, [m, n]);
+};
+
+P.linear = function (x, w, b) {
+  if (w.rank !== 2) throw new Error('linear weight must be [out, in]');
+  if (x.rank === 2) return this.gemm(x, w, b ?? null, { transB: true });
+  const y = this.matmul(x, this.transpose(w, [1, 0]));
+  return b ? this.add(y, b) : y;
+};
+
+// ---------------------------------------------------------------- gradient rules
+
+defineVjp('MatMul', (g, { inputs: [a, b] }, [gy], need) => {
+  const A = a!, B = b!, G = gy!;
+  let ga: Tensor | null = null, gb: Tensor | null = null;
+  if (need[0]) ga = g.unbroadcast(g.matmul(G, g.swapLast(B)), A.shape);
+  if (need[1]) {
+    if (B.rank === 2 && A.rank > 2) {
+      // a weight matrix: fold the batch dims into one GEMM instead of a batched matmul and a ReduceSum
+      const a2 = g.reshape(A, [-1, A.shape[A.rank - 1]]), g2 = g.reshape(G, [-1, G.shape[G.rank - 1]]);
+      gb = g.gemm(a2, g2, null, { transA: true });
+    } else gb = g.unbroadcast(g.matmul(g.swapLast(A), G), B.shape);
+  }
+  return [ga, gb];
+});
+
+defineVjp('Gemm', (g, { inputs: [a, b, c], attrs }, [gy], need) => {
+  const tA = attrs.transA === 1, tB = attrs.transB === 1, alpha = attrs.alpha as number, beta = attrs.beta as number;
+  const A = a!, B = b!, G = gy!;
+  const ga = need[0] && (tA ? g.gemm(B, G, null, { transA: tB, transB: true, alpha }) : g.gemm(G, B, null, { transB: !tB, alpha }));
+  const gb = need[1] && (tB ? g.gemm(G, A, null, { transA: true, transB: tA, alpha }) : g.gemm(A, G, null, { transA: !tA, alpha }));
+  const gc = need[2] && g.unbroadcast(beta === 1 ? G : g.mul(G, beta), c!.shape);
+  return [ga, gb, gc];
+});

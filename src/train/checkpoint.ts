@@ -1,0 +1,303 @@
+// Checkpoints: a directory with model.safetensors (student/teacher/heads, names prefixed), optimizer.safetensors and
+// state.json. Saving writes a temporary sibling, fsyncs it, then swaps it in with two renames (target -> target.old,
+// temporary -> target) and deletes the old one, so at every instant a complete checkpoint exists under `target` or
+// `target.old`. Loading (and the next save) puts `target.old` back when a crash hit between the two renames.
+import { constants } from 'node:fs';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { type SafetensorsFile, type Tensor, type TensorInput, readSafetensors, writeSafetensors } from '../export/safetensors.js';
+import { UserError } from '../util/errors.js';
+import { dinotrainVersion } from '../util/version.js';
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+export const MODEL_FILE = 'model.safetensors';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const STATE_FILE = 'state.json';
+const FILES = [MODEL_FILE, OPTIMIZER_FILE, STATE_FILE] as const;
+
+/** What the trainer saves besides tensors. Arrays of numbers (e.g. DINO's center) go in methodState. */
+export interface CheckpointState {
+  step: number;
+  epoch: number;
+  /** The resolved config of the run. */
+  config: unknown;
+  /** Schedule positions / current values (lr, weight decay, momentum, teacher temperature...). */
+  schedules?: Record<string, number>;
+  /** Rng.state() of each generator, by purpose. */
+  rng?: Record<string, unknown>;
+  methodState?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface SavedState extends CheckpointState {
+  formatVersion: number;
+  dinotrainVersion: string;
+}
+
+export interface CheckpointContents {
+  /** model.safetensors: every model tensor, names prefixed by role ('student.', 'teacher.', ...). */
+  tensors: ReadonlyMap<string, TensorInput>;
+  /** optimizer.safetensors: an Optimizer's exportState(). */
+  optimizer: { tensors: ReadonlyMap<string, TensorInput>; metadata?: Record<string, string> };
+  state: CheckpointState;
+  /** Extra __metadata__ for model.safetensors. */
+  modelMetadata?: Record<string, string>;
+}
+
+export interface LoadedCheckpoint {
+  dir: string;
+  /** model.safetensors tensors (views into the file's bytes). */
+  tensors: Map<string, Tensor>;
+  modelMetadata: Record<string, string>;
+  optimizer: SafetensorsFile;
+  state: SavedState;
+}
+
+let tmpCounter = 0;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** fsync a directory so the renames and new entries in it are durable (not possible on Windows: skipped). */
+async function syncDir(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, constants.O_RDONLY);
+  } catch {
+    return;
+  }
+  try {
+    await handle.sync();
+  } catch {
+    // EINVAL/EPERM on filesystems or platforms that cannot sync directories
+  } finally {
+    await handle.close();
+  }
+}
+
+const oldName = (target: string) => `${target}.old`;
+const tmpPrefix = (target: string) => `${basename(target)}.tmp-`;
+
+/**
+ * Brings `target` back to a clean state after a crash: `target.old` is renamed back when `target` is missing (crash
+ * between the two renames) or deleted when `target` exists (crash before the cleanup). Returns true when it restored.
+ */
+export async function recoverCheckpoint(target: string): Promise<boolean> {
+  const old = oldName(target);
+  if (!(await exists(old))) return false;
+  if (await exists(target)) {
+    await rm(old, { recursive: true, force: true });
+    return false;
+  }
+  await rename(old, target);
+  await syncDir(dirname(target));
+  return true;
+}
+
+/** Removes temporary directories that a killed save left next to `target`. */
+async function removeStaleTemporaries(target: string): Promise<void> {
+  const parent = dirname(target);
+  const prefix = tmpPrefix(target);
+  for (const name of await readdir(parent)) {
+    if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+/** Atomically puts the complete, synced directory `tmp` in place of `target` (see the file comment). */
+async function swapInto(tmp: string, target: string): Promise<void> {
+  const old = oldName(target);
+  const hadTarget = await exists(target);
+  if (hadTarget) await rename(target, old);
+  await rename(tmp, target);
+  await syncDir(dirname(target));
+  if (hadTarget) await rm(old, { recursive: true, force: true });
+}
+
+async function prepare(target: string): Promise<string> {
+  await mkdir(dirname(target), { recursive: true });
+  await recoverCheckpoint(target);
+  await removeStaleTemporaries(target);
+  const tmp = join(dirname(target), `${tmpPrefix(target)}${process.pid}-${tmpCounter++}`);
+  await mkdir(tmp);
+  return tmp;
+}
+
+async function writeSynced(path: string, text: string): Promise<void> {
+  await writeFile(path, text);
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Saves a checkpoint directory atomically (see the file comment). The tensors are written from their memory: they
+ * must not change until the promise resolves.
+ */
+export async function saveCheckpoint(dir: string, contents: CheckpointContents): Promise<void> {
+  const tmp = await prepare(dir);
+  const state: SavedState = { formatVersion: CHECKPOINT_FORMAT_VERSION, dinotrainVersion, ...contents.state };
+  state.formatVersion = CHECKPOINT_FORMAT_VERSION;
+  await writeSafetensors(join(tmp, MODEL_FILE), contents.tensors, contents.modelMetadata, { fsync: true });
+  await writeSafetensors(join(tmp, OPTIMIZER_FILE), contents.optimizer.tensors, contents.optimizer.metadata, { fsync: true });
+  await writeSynced(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 1)}\n`);
+  await syncDir(tmp);
+  await swapInto(tmp, dir);
+}
+
+/**
+ * Copies a complete checkpoint directory to `target` (hard links where the filesystem allows: later saves write new
+ * files, so the links never change), atomically like saveCheckpoint.
+ */
+export async function snapshotCheckpoint(source: string, target: string): Promise<void> {
+  const tmp = await prepare(target);
+  for (const f of FILES) {
+    try {
+      await link(join(source, f), join(tmp, f));
+    } catch {
+      await copyFile(join(source, f), join(tmp, f));
+      const handle = await open(join(tmp, f), 'r+');
+      await handle.sync().finally(() => handle.close());
+    }
+  }
+  await syncDir(tmp);
+  await swapInto(tmp, target);
+}
+
+/**
+ * Cleans what killed saves left in a checkpoints folder: temporaries are deleted, `<name>.old` directories are put
+ * back or deleted by recoverCheckpoint. Only one process may write checkpoints into `root`.
+ */
+export async function tidyCheckpointRoot(root: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(root);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (/\.tmp-\d+-\d+$/.test(name)) await rm(join(root, name), { recursive: true, force: true });
+    else if (name.endsWith('.old')) await recoverCheckpoint(join(root, name.slice(0, -'.old'.length)));
+  }
+}
+
+/**
+ * Saves `<root>/last`, and `<root>/step-<step>` as well when `every` > 0 divides the step.
+ * Returns the directories written.
+ */
+export async function saveCheckpoints(root: string, contents: CheckpointContents, every: number): Promise<string[]> {
+  await tidyCheckpointRoot(root);
+  const last = join(root, 'last');
+  await saveCheckpoint(last, contents);
+  const written = [last];
+  const step = contents.state.step;
+  if (every > 0 && step % every === 0) {
+    const numbered = join(root, `step-${step}`);
+    await snapshotCheckpoint(last, numbered);
+    written.push(numbered);
+  }
+  return written;
+}
+
+/**
+ * Loads a checkpoint directory. Missing directory or files, corrupt files and a different format version are
+ * UserErrors that name the path and the problem.
+ */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  try {
+    await recoverCheckpoint(dir);
+  } catch (e) {
+    throw new UserError(`cannot recover checkpoint ${dir} from ${oldName(dir)}: ${(e as Error).message}`);
+  }
+  let info;
+  try {
+    info = await stat(dir);
+  } catch {
+    throw new UserError(`checkpoint directory ${dir} does not exist`);
+  }
+  if (!info.isDirectory()) throw new UserError(`checkpoint ${dir} is not a directory`);
+  for (const f of FILES) {
+    if (!(await exists(join(dir, f)))) throw new UserError(`checkpoint ${dir} is incomplete: ${f} is missing`);
+  }
+
+  let state: SavedState;
+  try {
+    state = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as SavedState;
+  } catch (e) {
+    throw new UserError(`checkpoint ${dir} has a corrupt ${STATE_FILE}: ${(e as Error).message}`);
+  }
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+    throw new UserError(`checkpoint ${dir} has a corrupt ${STATE_FILE}: not a JSON object`);
+  }
+  if (state.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+    throw new UserError(
+      `checkpoint ${dir} has format version ${JSON.stringify(state.formatVersion)} (written by dinotrain ` +
+        `${state.dinotrainVersion ?? 'unknown'}); this dinotrain (${dinotrainVersion}) reads format version ${CHECKPOINT_FORMAT_VERSION}`,
+    );
+  }
+  if (!Number.isInteger(state.step) || state.step < 0) throw new UserError(`checkpoint ${dir} has a corrupt ${STATE_FILE}: invalid step`);
+
+  const model = await readSafetensors(join(dir, MODEL_FILE));
+  const optimizer = await readSafetensors(join(dir, OPTIMIZER_FILE));
+  return { dir, tensors: model.tensors, modelMetadata: model.metadata, optimizer, state };
+}
+
+/** Config keys that must match to resume: the architecture, the method and the head sizes, the optimizer kind. */
+export const COMPATIBILITY_KEYS: readonly string[] = [
+  'model',
+  'method',
+  'method_args.hidden_dim',
+  'method_args.bottleneck_dim',
+  'method_args.output_dim',
+  'method_args.ibot_separate_head',
+  'method_args.ibot_output_dim',
+  'optim.name',
+];
+
+function at(obj: unknown, path: string): unknown {
+  let cur = obj;
+  for (const k of path.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+function leafDifferences(a: unknown, b: unknown, path: string, out: string[]): void {
+  const isObj = (x: unknown) => typeof x === 'object' && x !== null;
+  if (isObj(a) && isObj(b) && Array.isArray(a) === Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+    for (const k of keys) leafDifferences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, out);
+    return;
+  }
+  if (JSON.stringify(a) !== JSON.stringify(b)) {
+    out.push(`${path}: ${JSON.stringify(a) ?? 'unset'} in the checkpoint, ${JSON.stringify(b) ?? 'unset'} now`);
+  }
+}
+
+/** Each differing setting under `keys` (dotted paths; objects compared leaf by leaf), as readable lines. */
+export function configDifferences(saved: unknown, current: unknown, keys: readonly string[] = COMPATIBILITY_KEYS): string[] {
+  const out: string[] = [];
+  for (const k of keys) leafDifferences(at(saved, k), at(current, k), k, out);
+  return out;
+}
+
+/** Throws a UserError naming every mismatched setting when a checkpoint cannot continue under `current`. */
+export function checkCompatible(saved: unknown, current: unknown, keys: readonly string[] = COMPATIBILITY_KEYS): void {
+  const diffs = configDifferences(saved, current, keys);
+  if (diffs.length > 0) {
+    throw new UserError(
+      `the checkpoint was trained with a different configuration: ${diffs.join('; ')}. ` +
+        'Use the same settings to resume, or start a new run in another output directory.',
+    );
+  }
+}
