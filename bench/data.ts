@@ -51,13 +51,15 @@ const start = performance.now();
 for (let i = 0; i < batches; i++) await loader.next();
 const seconds = (performance.now() - start) / 1000;
 await loader.close();
+const first = await sharp(files.path(0)).metadata();
 if (tmp) rmSync(tmp, { recursive: true, force: true });
 
 const images = batches * batchSize;
 const views = images * loader.specs.length;
-const first = await sharp(files.path(0)).metadata();
 console.log(`command: node --import tsx bench/data.ts ${process.argv.slice(2).join(' ')}`.trim());
-console.log(`machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? 'unknown'}), node ${process.versions.node}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}`);
+console.log(
+  `machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg()[0].toFixed(1)}, node ${process.versions.node}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}`,
+);
 console.log(`data: ${files.length} images in ${dataDir}${upscale ? ` upscaled to ${upscale} px wide` : ''} (first ${first.width}x${first.height})`);
 console.log(`views: ${method} ${loader.specs.map((s) => s.size).join('+')} px, batch ${batchSize}, prefetch ${prefetch}`);
 console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

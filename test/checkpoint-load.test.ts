@@ -96,7 +96,7 @@ test('recovers from a crash between the two renames, and from one before the old
   renameSync(last, `${last}.old`);
   renameSync(join(dir, 'other'), join(dir, `last.tmp-99999-0`));
   assert.equal(existsSync(last), false);
-  const ck = await loadCheckpoint(last);
+  const ck = await loadCheckpoint(`${last}/`);
   assert.equal(ck.state.step, 1);
   assert.deepEqual(readdirSync(dir).sort(), ['last', 'last.tmp-99999-0']);
   // the next save removes the stale temporary

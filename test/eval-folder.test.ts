@@ -49,12 +49,12 @@ test('embedFolder + evaluateEmbeddings: the same accuracy as evaluateModel; shuf
   const label = (f: string) => CLASSES.indexOf(f.split('/')[0] as (typeof CLASSES)[number]);
   const trLabels = tr.files.map(label);
   const vaLabels = va.files.map(label);
-  const r = evaluateEmbeddings(tr, trLabels, va, vaLabels, { k: 5, linear: false });
+  const r = await evaluateEmbeddings(tr, trLabels, va, vaLabels, { k: 5, linear: false });
   const viaModel = await evaluateModel(model, join(dir, 'train'), join(dir, 'val'), { k: 5, linear: false });
   assert.equal(r.knnTop1, viaModel.knnTop1);
   const shuffled = [...trLabels];
   new Rng(1).shuffle(shuffled);
-  const control = evaluateEmbeddings(tr, shuffled, va, vaLabels, { k: 5 });
+  const control = await evaluateEmbeddings(tr, shuffled, va, vaLabels, { k: 5 });
   assert.ok(control.knnTop1 < 0.6 && control.linearTop1! < 0.6, `shuffled labels: kNN ${control.knnTop1}, linear ${control.linearTop1}`);
 });
 
@@ -101,7 +101,7 @@ test('folder errors: no class folders, one class, unknown val class, missing fol
   await assert.rejects(evaluateModel(model, empty, join(dir, 'val')), userError(/no images in any class folder/));
 });
 
-test('evaluateEmbeddings: top-5 only with >= 5 classes; accuracies are fractions', () => {
+test('evaluateEmbeddings: top-5 only with >= 5 classes; accuracies are fractions', async () => {
   const rng = new Rng(9);
   const dim = 6;
   const classes = 5;
@@ -113,7 +113,7 @@ test('evaluateEmbeddings: top-5 only with >= 5 classes; accuracies are fractions
   };
   const tr = make(100);
   const va = make(50);
-  const r = evaluateEmbeddings({ data: tr.data, dim }, tr.labels, { data: va.data, dim }, va.labels, { k: 20, T: 0.07 });
+  const r = await evaluateEmbeddings({ data: tr.data, dim }, tr.labels, { data: va.data, dim }, va.labels, { k: 20, T: 0.07 });
   assert.ok(r.knnTop5 !== undefined && r.knnTop5 >= r.knnTop1);
   assert.ok(r.knnTop1 > 0.6 && r.knnTop1 <= 1, `${r.knnTop1}`);
   assert.ok(r.linearTop1! > 0.6 && r.linearTop1! <= 1, `${r.linearTop1}`);

@@ -16,7 +16,7 @@ const cases: [string, F, number[][]][] = [
   ['gemm transB', (g, [a, b, c]) => g.gemm(a, b, c, { transB: true }), [[3, 4], [5, 4], [1, 5]]],
   ['gemm transA transB, no c', (g, [a, b]) => g.gemm(a, b, null, { transA: true, transB: true, alpha: 1.5 }), [[4, 3], [5, 4]]],
   ['linear 2-D (Gemm)', (g, [x, w, b]) => g.linear(x, w, b), [[3, 4], [5, 4], [5]]],
-  ['linear 3-D (MatMul + Transpose)', (g, [x, w, b]) => g.linear(x, w, b), [[2, 3, 4], [5, 4], [5]]],
+  ['linear 3-D (flattened Gemm)', (g, [x, w, b]) => g.linear(x, w, b), [[2, 3, 4], [5, 4], [5]]],
 ];
 
 for (const [name, f, shapes] of cases) {

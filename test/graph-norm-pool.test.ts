@@ -1,6 +1,6 @@
-// Normalisation and MaxPool VJPs against float64 central finite differences run in ORT. (Fused LayerNormalization,
-// Conv, ConvTranspose, AveragePool and GlobalAveragePool have no float64 kernels in ORT's CPU build: see
-// graph-torch-fixtures.test.ts.)
+// Normalisation, pooling and (decomposed) conv VJPs against float64 central finite differences run in ORT. Fused
+// LayerNormalization, Conv, ConvTranspose, AveragePool and GlobalAveragePool have no float64 kernels in ORT's CPU
+// build: float64 graphs decompose them, and the fused ops' own VJPs are checked in graph-torch-fixtures.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Graph, Session, type Tensor } from '../src/graph/index.js';
@@ -19,6 +19,10 @@ const cases: [string, F, number[][], OpCheckOptions?][] = [
   ['maxPool 3x3 s2 p1 (overlapping windows)', (g, [x]) => g.maxPool(x, { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }), [[2, 2, 7, 7]]],
   ['maxPool 2x2', (g, [x]) => g.maxPool(x, { kernel: [2, 2] }), [[1, 3, 4, 6]]],
   ['globalAveragePool (float64: ReduceMean)', (g, [x]) => g.globalAveragePool(x), [[2, 3, 4, 4]]],
+  // float64 Conv/AveragePool are decomposed (im2col from strided Slices + MatMul): differentiated by the generic rules
+  ['conv decomposed, stride 2, pad 1, bias', (g, [x, w, b]) => g.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }), [[2, 3, 5, 5], [4, 3, 3, 3], [4]]],
+  ['conv decomposed, dilation 2, asymmetric pads, groups 2', (g, [x, w]) => g.conv(x, w, null, { pads: [2, 1, 0, 2], dilations: [2, 2], group: 2 }), [[1, 4, 6, 5], [6, 2, 3, 2]]],
+  ['averagePool decomposed 3x3 s2 p1', (g, [x]) => g.averagePool(x, { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }), [[2, 2, 5, 5]]],
 ];
 
 for (const [name, f, shapes, opts] of cases) {

@@ -14,6 +14,8 @@ const cases: [string, F, number[][], OpCheckOptions?][] = [
   ['concat axis 1 of three', (g, [a, b, c]) => g.exp(g.concat([a, b, c], 1)), [[2, 1, 3], [2, 4, 3], [2, 2, 3]]],
   ['slice with negative start and END', (g, [x]) => g.exp(g.slice(x, [1, -3], [END, END], [0, 2])), [[3, 2, 5]]],
   ['slice inner range', (g, [x]) => g.exp(g.slice(x, [1], [3], [1])), [[2, 5]]],
+  ['slice with steps', (g, [x]) => g.exp(g.slice(x, [1, 0], [END, 6], [1, 2], [2, 3])), [[2, 6, 7]]],
+  ['slice with step reaching the end', (g, [x]) => g.exp(g.slice(x, [2], [END], [0], [3])), [[8, 2]]],
   ['split by sizes (one part unused)', (g, [x]) => { const [a, , c] = g.split(x, 1, [1, 2, 3]); return g.mul(g.exp(a), g.reduceSum(c, [1])); }, [[2, 6]]],
   ['split into equal parts', (g, [x]) => { const [a, b] = g.split(x, 0, 2); return g.mul(a, g.exp(b)); }, [[4, 3]]],
   ['gather scalar index', (g, [x]) => g.exp(g.gather(x, 1, 1)), [[2, 3, 4]]],

@@ -31,9 +31,11 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return md / Math.max(mb, 1e-30);
 }
 
-for (const c of fixture.cases) {
-  test(`${c.name}: forward and gradients match torch`, async () => {
-    const g = new Graph();
+// decompose: the float64-style forms (im2col conv, decomposed LayerNorm/Erf/pools) must compute the same function
+const runs = fixture.cases.flatMap((c) => [{ c, decompose: false }, ...(c.name.startsWith('conv_transpose') ? [] : [{ c, decompose: true }])]);
+for (const { c, decompose } of runs) {
+  test(`${c.name}${decompose ? ' (decomposed)' : ''}: forward and gradients match torch`, async () => {
+    const g = new Graph({ decompose });
     const t: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(c.inputs)) t[k] = k === 'x' ? g.input(k, v.shape) : g.param(k, v.shape);
     const y = builderFor(c.name)(g, t, c.params);
@@ -44,7 +46,9 @@ for (const c of fixture.cases) {
     const grads = g.grad(loss, names.map((k) => t[k]));
     const outs: Record<string, Tensor> = { y };
     names.forEach((k, i) => (outs[`grad_${k}`] = grads[i]));
-    const s = await Session.create(g.toBytes(outs), { intraOpNumThreads: 1 });
+    const model = g.toModel(outs);
+    if (decompose) for (const op of ['Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool', 'LayerNormalization', 'Erf']) assert.equal(model.ops[op], undefined, op);
+    const s = await Session.create(model.bytes, { intraOpNumThreads: 1 });
     const feeds: Record<string, { data: Float32Array; dims: number[] }> = { r: { data: Float32Array.from(c.r.data), dims: c.r.shape } };
     for (const [k, v] of Object.entries(c.inputs)) feeds[k] = { data: Float32Array.from(v.data), dims: v.shape };
     const out = await s.run(feeds);

@@ -2,7 +2,7 @@
 // registry and the position-embedding interpolation matrix vs torch.nn.functional.interpolate.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session } from '../src/graph/index.js';
+import { Graph, Session, type Tensor } from '../src/graph/index.js';
 import { graphParams } from '../src/models/graph-params.js';
 import { dinoHeadConfig, dinoHeadSpec } from '../src/models/heads-spec.js';
 import { dropPathRates, sampleKeepMask } from '../src/models/layers/drop-path.js';
@@ -134,19 +134,19 @@ test('registry: names, presets, UserError for unknown names', () => {
   assert.throws(() => getModel('resnet7'), (e: unknown) => e instanceof UserError && e.message.includes('vit-tiny/16') && e.message.includes('resnet50'));
 });
 
-test('registry forward: tiny ViT at 96 px and tiny ResNet give [N, D] embeddings with a symbolic batch', async () => {
+test('registry forward: tiny ViT at 100 px (6x6 patches, remainder dropped) and tiny ResNet give [N, D] embeddings with a symbolic batch', async () => {
   const vit = getModel('vit-tiny/16', { vit: { depth: 1, embedDim: 24, numHeads: 2 } });
   const res = getModel('resnet18', { resnet: { width: 4 } });
   for (const model of [vit, res]) {
     const spec = model.spec();
     const values = initParams(spec, new Rng(3));
     const g = new Graph({ paramValues: values });
-    const x = g.input('x', ['N', 3, 96, 96]);
+    const x = g.input('x', ['N', 3, 100, 100]);
     const o = model.forward(g, graphParams(g, spec), x, { bnMode: 'eval' });
-    const outputs = o.patchTokens ? { cls: o.cls, patch: o.patchTokens } : { cls: o.cls };
+    const outputs: Record<string, Tensor> = o.patchTokens ? { cls: o.cls, patch: o.patchTokens } : { cls: o.cls };
     const s = await Session.create(g.toBytes(outputs), { intraOpNumThreads: 1 });
     for (const n of [1, 3]) {
-      const r = await s.run({ x: { data: new Float32Array(n * 3 * 96 * 96).map((_, i) => Math.cos(i)), dims: [n, 3, 96, 96] } });
+      const r = await s.run({ x: { data: new Float32Array(n * 3 * 100 * 100).map((_, i) => Math.cos(i)), dims: [n, 3, 100, 100] } });
       assert.deepEqual(r.cls.dims, [n, model.embedDim]);
       if (o.patchTokens) assert.deepEqual(r.patch.dims, [n, 36, 24]);
       assert.ok((r.cls.data as Float32Array).every(Number.isFinite));

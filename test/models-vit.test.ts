@@ -88,11 +88,11 @@ function feedsOf(c: VitCase, g: Graph, withGrad: boolean) {
   return feeds;
 }
 
-function checkOutputs(c: VitCase, out: Record<string, { data: ArrayLike<number> }>, tol: number) {
+function checkOutputs(c: VitCase, out: Record<string, { data: unknown }>, tol: number) {
   for (const crop of ['global', 'local'] as const)
     for (const [k, t] of Object.entries(c.outputs[crop])) {
       if (k === 'reg' && !c.cfg.reg) continue;
-      const e = relErr(out[`${crop}.${k}`].data, decode(t).data);
+      const e = relErr(out[`${crop}.${k}`].data as Float32Array, decode(t).data);
       assert.ok(e < tol, `${c.name} ${crop}.${k}: rel err ${e}`);
     }
 }

@@ -135,6 +135,9 @@ test('ParamStore: views share the flat buffer, clone is independent, loadFrom na
   const t = new ParamStore(fx.specs);
   t.loadFrom(saved, 'student.');
   assert.deepEqual(t.flat, s.flat);
+  const f16 = new Map<string, { shape: readonly number[]; data: ArrayLike<number>; dtype?: string }>(saved);
+  f16.set('student.tok', { dtype: 'F16', shape: [1, 1, 5], data: new Uint16Array(5) });
+  assert.throws(() => t.loadFrom(f16, 'student.'), /'student\.tok' has dtype F16, expected F32/);
   saved.set('student.w1', { shape: [3, 4], data: new Float32Array(12) });
   saved.delete('student.b1');
   assert.throws(() => t.loadFrom(saved, 'student.'), (e: Error) => e instanceof UserError && /missing 'student\.b1'/.test(e.message) && /shape \[3,4\], expected \[4,3\]/.test(e.message));

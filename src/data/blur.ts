@@ -47,6 +47,8 @@ export function gaussianBlur(img: PlanarImage, sigma: number, kernelSize = kerne
   const rowIndex = new Int32Array(h + 2 * half);
   for (let i = 0; i < rowIndex.length; i++) rowIndex[i] = reflect(i - half, h) * w;
 
+  // The kernel is symmetric: pixels at -k and +k share a weight, halving the multiplies.
+  const centre = kernel[half];
   for (let c = 0; c < 3; c++) {
     const base = c * plane;
     // Horizontal into tmp: reflected borders through colIndex, the interior with plain offsets.
@@ -55,11 +57,13 @@ export function gaussianBlur(img: PlanarImage, sigma: number, kernelSize = kerne
       const out = y * w;
       const interiorEnd = w - half;
       for (let x = 0; x < w; x++) {
-        let acc = 0;
+        let acc: number;
         if (x >= half && x < interiorEnd) {
-          const p = row + x - half;
-          for (let k = 0; k < kernelSize; k++) acc += data[p + k] * kernel[k];
+          const p = row + x;
+          acc = data[p] * centre;
+          for (let k = 1; k <= half; k++) acc += (data[p - k] + data[p + k]) * kernel[half + k];
         } else {
+          acc = 0;
           for (let k = 0; k < kernelSize; k++) acc += data[row + colIndex[x + k]] * kernel[k];
         }
         tmp[out + x] = acc;
@@ -68,13 +72,13 @@ export function gaussianBlur(img: PlanarImage, sigma: number, kernelSize = kerne
     // Vertical back into the image: each output row is a weighted sum of whole tmp rows.
     for (let y = 0; y < h; y++) {
       const out = base + y * w;
-      const src0 = rowIndex[y];
-      const k0 = kernel[0];
-      for (let x = 0; x < w; x++) data[out + x] = tmp[src0 + x] * k0;
-      for (let k = 1; k < kernelSize; k++) {
-        const src = rowIndex[y + k];
-        const wk = kernel[k];
-        for (let x = 0; x < w; x++) data[out + x] += tmp[src + x] * wk;
+      const mid = rowIndex[y + half];
+      for (let x = 0; x < w; x++) data[out + x] = tmp[mid + x] * centre;
+      for (let k = 1; k <= half; k++) {
+        const above = rowIndex[y + half - k];
+        const below = rowIndex[y + half + k];
+        const wk = kernel[half + k];
+        for (let x = 0; x < w; x++) data[out + x] += (tmp[above + x] + tmp[below + x]) * wk;
       }
     }
   }

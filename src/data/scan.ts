@@ -23,10 +23,11 @@ export class ImageFileList {
   ) {}
 
   static fromRelativePaths(root: string, paths: readonly string[]): ImageFileList {
-    const encoded = paths.map((p) => Buffer.from(p, 'utf8'));
     const offsets = new Uint32Array(paths.length + 1);
-    for (let i = 0; i < encoded.length; i++) offsets[i + 1] = offsets[i] + encoded[i].length;
-    return new ImageFileList(root, Buffer.concat(encoded, offsets[paths.length]), offsets);
+    for (let i = 0; i < paths.length; i++) offsets[i + 1] = offsets[i] + Buffer.byteLength(paths[i], 'utf8');
+    const bytes = Buffer.allocUnsafe(offsets[paths.length]);
+    for (let i = 0; i < paths.length; i++) bytes.write(paths[i], offsets[i], 'utf8');
+    return new ImageFileList(root, bytes, offsets);
   }
 
   get length(): number {

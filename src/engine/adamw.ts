@@ -88,9 +88,8 @@ export class AdamW implements Optimizer {
 
   importState(state: OptimizerStateSource): void {
     checkOptimizerKind(state, this.kind);
-    const floats = state.tensors as ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> }>;
-    this.m.loadFrom(floats, 'm.', 'optimizer state');
-    this.v.loadFrom(floats, 'v.', 'optimizer state');
+    this.m.loadFrom(state.tensors, 'm.', 'optimizer state');
+    this.v.loadFrom(state.tensors, 'v.', 'optimizer state');
     stepCountsFromTensors(this.layout, state.tensors, this.steps);
   }
 }

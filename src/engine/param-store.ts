@@ -81,6 +81,12 @@ export class FlatLayout {
   }
 }
 
+/** Named tensors read from a file (a parsed safetensors map fits): dtype, when given, must be F32 or F64. */
+export type TensorSource = ReadonlyMap<
+  string,
+  { shape: readonly number[]; data: ArrayLike<number> | BigInt64Array | BigUint64Array; dtype?: string }
+>;
+
 /** A flat Float32Array laid out by a FlatLayout, with a view per tensor (parameters, gradients, moments). */
 export class FlatTensors {
   readonly flat: Float32Array;
@@ -127,16 +133,18 @@ export class FlatTensors {
   }
 
   /**
-   * Fills every tensor from `source[prefix + name]` (a checkpoint or weight file). All must be present with the same
-   * shape; the error names every missing or mis-shaped tensor. Extra entries in `source` are ignored.
+   * Fills every tensor from `source[prefix + name]` (a checkpoint or weight file). All must be present, floating
+   * point, with the same shape; the error names every problem. Extra entries in `source` are ignored.
    */
-  loadFrom(source: ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> }>, prefix = '', what = 'checkpoint'): void {
+  loadFrom(source: TensorSource, prefix = '', what = 'checkpoint'): void {
     const problems: string[] = [];
     this.layout.names.forEach((n, i) => {
       const t = source.get(prefix + n);
       const want = this.layout.shapes[i];
       if (!t) problems.push(`missing '${prefix + n}'`);
-      else if (t.shape.length !== want.length || t.shape.some((d, k) => d !== want[k])) {
+      else if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array || (t.dtype !== undefined && t.dtype !== 'F32' && t.dtype !== 'F64')) {
+        problems.push(`'${prefix + n}' has dtype ${t.dtype ?? 'int64'}, expected F32`);
+      } else if (t.shape.length !== want.length || t.shape.some((d, k) => d !== want[k])) {
         problems.push(`'${prefix + n}' has shape [${t.shape}], expected [${want}]`);
       } else if (t.data.length !== this.layout.sizes[i]) {
         problems.push(`'${prefix + n}' has ${t.data.length} values, expected ${this.layout.sizes[i]}`);
@@ -147,7 +155,7 @@ export class FlatTensors {
       const more = problems.length > 10 ? ` (and ${problems.length - 10} more)` : '';
       throw new UserError(`${what} does not match the model: ${shown}${more}`);
     }
-    this.layout.names.forEach((n, i) => this.views[i].set(source.get(prefix + n)!.data));
+    this.layout.names.forEach((n, i) => this.views[i].set(source.get(prefix + n)!.data as ArrayLike<number>));
   }
 }
 
@@ -196,7 +204,7 @@ export interface OptimizerState {
 
 /** What an optimizer needs from a loaded optimizer.safetensors (a parsed file fits this shape). */
 export interface OptimizerStateSource {
-  tensors: ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> | BigInt64Array }>;
+  tensors: TensorSource;
   metadata: Readonly<Record<string, string>>;
 }
 

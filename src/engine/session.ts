@@ -20,6 +20,8 @@ export async function createSession(model: Uint8Array, opts: SessionOptions): Pr
     graphOptimizationLevel: 'all',
     enableCpuMemArena: true,
     enableMemPattern: true,
+    // DINOTRAIN_ORT_PROFILE=prefix writes ORT's per-node timings (chrome trace JSON) for performance work
+    ...(process.env.DINOTRAIN_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.DINOTRAIN_ORT_PROFILE } : {}),
   });
 }
 

@@ -118,8 +118,7 @@ export class SGD implements Optimizer {
 
   importState(state: OptimizerStateSource): void {
     checkOptimizerKind(state, this.kind);
-    const floats = state.tensors as ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> }>;
-    this.buf.loadFrom(floats, 'momentum.', 'optimizer state');
+    this.buf.loadFrom(state.tensors, 'momentum.', 'optimizer state');
     stepCountsFromTensors(this.layout, state.tensors, this.steps);
   }
 }

@@ -35,20 +35,20 @@ function asMatrix(e: EmbeddingInput): Matrix {
   return 'cols' in e ? e : matrix(e.data, e.dim);
 }
 
-export function evaluateEmbeddings(
+export async function evaluateEmbeddings(
   trainEmb: EmbeddingInput,
   trainLabels: ArrayLike<number>,
   valEmb: EmbeddingInput,
   valLabels: ArrayLike<number>,
   opts: EvaluateOptions = {},
-): EvaluationResult {
+): Promise<EvaluationResult> {
   const train = asMatrix(trainEmb);
   const val = asMatrix(valEmb);
   const k = opts.k ?? 20;
   const T = opts.T ?? 0.07;
   let numClasses = opts.numClasses ?? 0;
   if (opts.numClasses === undefined) for (const l of [...Array.from(trainLabels), ...Array.from(valLabels)]) numClasses = Math.max(numClasses, l + 1);
-  const knn = knnClassify(train, trainLabels, val, valLabels, { k, temperature: T, numClasses });
+  const knn = await knnClassify(train, trainLabels, val, valLabels, { k, temperature: T, numClasses });
   const result: EvaluationResult = {
     knnTop1: knn.top1,
     knnTop5: numClasses >= 5 ? knn.top5 : undefined,
@@ -59,7 +59,7 @@ export function evaluateEmbeddings(
     valSize: val.rows,
   };
   if (opts.linear !== false) {
-    const lin = linearProbe(train, trainLabels, val, valLabels, { ...(typeof opts.linear === 'object' ? opts.linear : {}), numClasses });
+    const lin = await linearProbe(train, trainLabels, val, valLabels, { ...(typeof opts.linear === 'object' ? opts.linear : {}), numClasses });
     result.linearTop1 = lin.top1;
     result.linearTop5 = lin.top5;
     result.linear = lin;

@@ -43,7 +43,7 @@ export async function evaluateModel(model: Uint8Array | string, trainDir: string
   if (trainEmb.files.length === 0) throw new UserError(`--train: none of the ${train.files.length} images could be read`);
   if (valEmb.files.length === 0) throw new UserError(`--val: none of the ${val.files.length} images could be read`);
   const t1 = performance.now();
-  const result = evaluateEmbeddings(
+  const result = await evaluateEmbeddings(
     { data: trainEmb.data, dim: trainEmb.dim },
     labelsOfKept(trainEmb, train.files, train.labels),
     { data: valEmb.data, dim: valEmb.dim },

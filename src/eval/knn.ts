@@ -2,7 +2,9 @@
 // (knn_classifier): features are L2-normalised, each val sample takes its k most similar train
 // samples, a neighbour votes for its class with weight exp(similarity / T), and classes are
 // ranked by their summed votes. Top-5 counts a hit within the first min(5, k) ranked classes.
-import { dot, l2NormalizeRows, type Matrix } from './matrix.js';
+// Similarities are float32 (as DINO on GPU); votes and ranking are float64.
+import { l2NormalizeRows, type Matrix } from './matrix.js';
+import { nearestNeighbours } from './similarity-topk.js';
 
 export interface KnnOptions {
   k: number;
@@ -39,13 +41,13 @@ export function topK(values: Float64Array, k: number): number[] {
   return idx;
 }
 
-export function knnClassify(
+export async function knnClassify(
   train: Matrix,
   trainLabels: ArrayLike<number>,
   val: Matrix,
   valLabels: ArrayLike<number>,
   opts: KnnOptions,
-): KnnResult {
+): Promise<KnnResult> {
   if (train.cols !== val.cols) throw new Error(`knn: train has ${train.cols} features, val ${val.cols}`);
   if (trainLabels.length !== train.rows || valLabels.length !== val.rows) throw new Error('knn: label count does not match rows');
   if (train.rows === 0 || val.rows === 0) throw new Error('knn: empty train or val set');
@@ -56,22 +58,21 @@ export function knnClassify(
     for (let i = 0; i < trainLabels.length; i++) numClasses = Math.max(numClasses, trainLabels[i] + 1);
     for (let i = 0; i < valLabels.length; i++) numClasses = Math.max(numClasses, valLabels[i] + 1);
   }
-  const tr = l2NormalizeRows(train);
-  const va = l2NormalizeRows(val);
-  const d = train.cols;
-  const sims = new Float64Array(train.rows);
+  const tr = Float32Array.from(l2NormalizeRows(train).data);
+  const va = Float32Array.from(l2NormalizeRows(val).data);
+  const nn = await nearestNeighbours(va, tr, train.cols, k);
   const votes = new Float64Array(val.rows * numClasses);
   const predictions: number[][] = [];
   const topN = Math.min(5, k);
   let hits1 = 0;
   let hits5 = 0;
   for (let v = 0; v < val.rows; v++) {
-    for (let t = 0; t < train.rows; t++) sims[t] = dot(va.data, v * d, tr.data, t * d, d);
-    const nn = topK(sims, k);
-    // Shifting every similarity by the largest one rescales all votes equally: same ranking, no overflow.
-    const maxSim = sims[nn[0]];
     const row = votes.subarray(v * numClasses, (v + 1) * numClasses);
-    for (const t of nn) row[trainLabels[t]] += Math.exp((sims[t] - maxSim) / opts.temperature);
+    // Shifting every similarity by the largest one rescales all votes equally: same ranking, no overflow.
+    const maxSim = nn.similarity[v * k];
+    for (let j = 0; j < k; j++) {
+      row[trainLabels[nn.index[v * k + j]]] += Math.exp((nn.similarity[v * k + j] - maxSim) / opts.temperature);
+    }
     const ranked = topK(row, Math.min(5, numClasses));
     predictions.push(ranked);
     if (ranked[0] === valLabels[v]) hits1++;

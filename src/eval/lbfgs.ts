@@ -2,7 +2,8 @@
 // enforces the Armijo condition and keeps only curvature pairs with s·y > 0. Enough for smooth,
 // convex objectives such as L2-regularised multinomial logistic regression.
 
-export type Objective = (x: Float64Array, grad: Float64Array) => number;
+/** f(x), writing ∇f(x) into grad. */
+export type Objective = (x: Float64Array, grad: Float64Array) => number | Promise<number>;
 
 export interface LbfgsOptions {
   maxIterations?: number;
@@ -33,7 +34,7 @@ function maxAbs(a: Float64Array): number {
   return m;
 }
 
-export function minimizeLbfgs(objective: Objective, x0: Float64Array, opts: LbfgsOptions = {}): LbfgsResult {
+export async function minimizeLbfgs(objective: Objective, x0: Float64Array, opts: LbfgsOptions = {}): Promise<LbfgsResult> {
   const maxIterations = opts.maxIterations ?? 500;
   const m = opts.history ?? 10;
   const gtol = opts.gradTolerance ?? 1e-7;
@@ -41,7 +42,7 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, opts: Lbfg
   const n = x0.length;
   let x = Float64Array.from(x0);
   let g = new Float64Array(n);
-  let f = objective(x, g);
+  let f = await objective(x, g);
   let evaluations = 1;
   const S: Float64Array[] = [];
   const Y: Float64Array[] = [];
@@ -84,7 +85,7 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, opts: Lbfg
     let accepted = false;
     for (let tries = 0; tries < 40; tries++) {
       for (let i = 0; i < n; i++) xNew[i] = x[i] + step * dir[i];
-      fNew = objective(xNew, gNew);
+      fNew = await objective(xNew, gNew);
       evaluations++;
       if (Number.isFinite(fNew) && fNew <= f + 1e-4 * step * slope) {
         accepted = true;

@@ -1,7 +1,10 @@
 // Multinomial logistic regression: logits = X W^T + b, loss = mean cross-entropy + (λ/2)·||W||²
-// (the bias is not decayed), fitted with L-BFGS. X is row-major float64 [n, d].
-import { minimizeLbfgs, type LbfgsOptions } from './lbfgs.js';
+// (the bias is not decayed), fitted with L-BFGS. The data term and its gradient run as one float64
+// ONNX graph in ONNX Runtime (two GEMMs dominate); the decay term is added in JS.
+import * as ort from 'onnxruntime-node';
+import { minimizeLbfgs, type LbfgsOptions, type Objective } from './lbfgs.js';
 import { dot } from './matrix.js';
+import { createSession, int64Initializer, node, valueInfo } from './ort-graph.js';
 
 export interface SoftmaxModel {
   /** [classes, dim] row-major, then [classes] biases. */
@@ -17,56 +20,68 @@ export interface FitResult {
   converged: boolean;
 }
 
-/** The objective and its gradient in packed parameters [W (classes*dim), b (classes)]. */
-export function softmaxObjective(X: Float64Array, labels: ArrayLike<number>, dim: number, classes: number, weightDecay: number) {
+/** The data of one fit, loaded into ONNX Runtime once; `objective(λ)` gives the function L-BFGS minimises. */
+export interface SoftmaxProblem {
+  objective(weightDecay: number): Objective;
+  release(): Promise<void>;
+}
+
+export async function softmaxProblem(X: Float64Array, labels: ArrayLike<number>, dim: number, classes: number): Promise<SoftmaxProblem> {
   const n = labels.length;
-  const logits = new Float64Array(classes);
-  const bOff = classes * dim;
-  return (params: Float64Array, grad: Float64Array): number => {
-    grad.fill(0);
-    let loss = 0;
-    for (let i = 0; i < n; i++) {
-      const xo = i * dim;
-      let max = -Infinity;
-      for (let c = 0; c < classes; c++) {
-        logits[c] = dot(X, xo, params, c * dim, dim) + params[bOff + c];
-        if (logits[c] > max) max = logits[c];
+  if (X.length !== n * dim) throw new Error(`softmax regression: X has ${X.length} values, expected ${n}x${dim}`);
+  const session = await createSession({
+    name: 'softmax_regression',
+    node: [
+      node('Gemm', ['X', 'W', 'b'], ['logits'], { transB: 1 }),
+      node('LogSoftmax', ['logits'], ['logp'], { axis: 1 }),
+      node('Mul', ['Y', 'logp'], ['ylogp']),
+      node('ReduceSum', ['ylogp'], ['loglik'], { keepdims: 0 }),
+      node('Exp', ['logp'], ['p']),
+      node('Sub', ['p', 'Y'], ['residual']),
+      node('Gemm', ['residual', 'X'], ['gW'], { transA: 1 }),
+      node('ReduceSum', ['residual', 'rows'], ['gb'], { keepdims: 0 }),
+    ],
+    initializer: [int64Initializer('rows', [0])],
+    input: [valueInfo('X', 'float64', [n, dim]), valueInfo('Y', 'float64', [n, classes]), valueInfo('W', 'float64', [classes, dim]), valueInfo('b', 'float64', [classes])],
+    output: [valueInfo('loglik', 'float64', []), valueInfo('gW', 'float64', [classes, dim]), valueInfo('gb', 'float64', [classes])],
+  });
+  const oneHot = new Float64Array(n * classes);
+  for (let i = 0; i < n; i++) oneHot[i * classes + labels[i]] = 1;
+  const xT = new ort.Tensor('float64', X, [n, dim]);
+  const yT = new ort.Tensor('float64', oneHot, [n, classes]);
+  const wLen = classes * dim;
+
+  return {
+    objective: (weightDecay) => async (params, grad) => {
+      const out = await session.run({
+        X: xT,
+        Y: yT,
+        W: new ort.Tensor('float64', params.subarray(0, wLen), [classes, dim]),
+        b: new ort.Tensor('float64', params.subarray(wLen), [classes]),
+      });
+      const gW = out.gW.data as Float64Array;
+      const gb = out.gb.data as Float64Array;
+      let sq = 0;
+      for (let j = 0; j < wLen; j++) {
+        sq += params[j] * params[j];
+        grad[j] = gW[j] / n + weightDecay * params[j];
       }
-      let sum = 0;
-      for (let c = 0; c < classes; c++) {
-        logits[c] = Math.exp(logits[c] - max);
-        sum += logits[c];
-      }
-      const y = labels[i];
-      loss += Math.log(sum) - Math.log(logits[y]);
-      for (let c = 0; c < classes; c++) {
-        const r = (logits[c] / sum - (c === y ? 1 : 0)) / n; // d loss / d logit
-        if (r === 0) continue;
-        const go = c * dim;
-        for (let j = 0; j < dim; j++) grad[go + j] += r * X[xo + j];
-        grad[bOff + c] += r;
-      }
-    }
-    loss /= n;
-    let sq = 0;
-    for (let j = 0; j < bOff; j++) {
-      sq += params[j] * params[j];
-      grad[j] += weightDecay * params[j];
-    }
-    return loss + 0.5 * weightDecay * sq;
+      for (let c = 0; c < classes; c++) grad[wLen + c] = gb[c] / n;
+      return -(out.loglik.data as Float64Array)[0] / n + 0.5 * weightDecay * sq;
+    },
+    release: () => session.release(),
   };
 }
 
-export function fitSoftmaxRegression(
-  X: Float64Array,
-  labels: ArrayLike<number>,
+export async function fitSoftmaxRegression(
+  problem: SoftmaxProblem,
   dim: number,
   classes: number,
   weightDecay: number,
   opts: LbfgsOptions & { init?: Float64Array } = {},
-): FitResult {
+): Promise<FitResult> {
   const x0 = opts.init ?? new Float64Array(classes * dim + classes);
-  const r = minimizeLbfgs(softmaxObjective(X, labels, dim, classes, weightDecay), x0, opts);
+  const r = await minimizeLbfgs(problem.objective(weightDecay), x0, opts);
   return { model: { weights: r.x, classes, dim }, loss: r.f, iterations: r.iterations, converged: r.converged };
 }
 

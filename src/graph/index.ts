@@ -29,9 +29,13 @@
  *   autodiff          grad(loss, wrt[], { seed? }) -> Tensor[]
  *   serialisation     toModel(outputs, opts) -> { bytes, nodeCount, ops }  toBytes(outputs, opts)  toModelProto(...)
  *                     opts: { metadata?, docString?, producerName?, pruneInputs? }; readModelInfo(bytes)
+ * Gradient checks (gradcheck.ts): gradCheck(build, opts) / gradCheckOp(f, shapes, opts): float64 autodiff vs central
+ *                     finite differences, both run in ORT -> { loss, tensors: [{ name, relErr, maxAbsGrad }], worst }
  * Session (run.ts):   Session.create(bytes | path, { intraOpNumThreads, graphOptimizationLevel, executionProviders })
  *                     session.run(feeds, outputs?) -> Record<name, { data, dims, type }>
- * Opset 18, IR 8. float64 graphs decompose Erf and LayerNormalization (no double kernels in ORT's CPU build).
+ * Opset 18, IR 8. ORT's CPU build has no float64 Erf, LayerNormalization, Conv, ConvTranspose, AveragePool or
+ * GlobalAveragePool: Graph({ dtype: 'double' }) (decompose mode) writes them as plain ops (im2col for Conv and
+ * AveragePool; convTranspose throws). Symbolic dims are read at run time from the graph input that declared them.
  */
 export { Graph, grad } from './graph.js';
 export type { GraphOptions, ParamInfo, ParamValues } from './core.js';
@@ -48,3 +52,4 @@ export type { BatchNormResult } from './ops/norm.js';
 export type { ConvOptions, ConvTransposeOptions } from './ops/conv.js';
 export type { PoolOptions } from './ops/pool.js';
 export { Session, createSession, type Feed, type FeedArray, type OutputTensor, type SessionOptions } from './run.js';
+export { gradCheck, gradCheckOp, type GradCheckOptions, type GradCheckResult, type GradCheckTensor, type OpCheckOptions } from './gradcheck.js';

@@ -60,17 +60,17 @@ export function toModelProto(g: Graph, outputs: Record<string, Tensor>, opts: Mo
   const initNames = new Set(g.initializers.map((i) => i.tensor.name));
   // A node-made tensor takes its (first) output name directly; inputs, initializers and repeats go through Identity.
   const rename = new Map<string, string>();
-  const extra: onnxProto.onnx.INodeProto[] = [];
+  const viaIdentity: [string, Tensor][] = [];
   for (const [name, t] of entries) {
     if (inputNames.has(name) || initNames.has(name)) throw new Error(`output name '${name}' is also an input or initializer name`);
     if (t.graph !== g) throw new Error(`output ${name} belongs to another graph`);
     if (t.kind === 'node' && !rename.has(t.name)) rename.set(t.name, name);
-    else extra.push({ opType: 'Identity', name: `out_${name}`, input: [t.name], output: [name] });
+    else viaIdentity.push([name, t]);
   }
   const nm = (t: Tensor | null) => (t ? (rename.get(t.name) ?? t.name) : '');
+  const extra: onnxProto.onnx.INodeProto[] = viaIdentity.map(([name, t]) => ({ opType: 'Identity', name: `out_${name}`, input: [nm(t)], output: [name] }));
   // Dead-node removal: walk back from the outputs.
-  const live = new Set<string>(extra.map((n) => n.input![0]));
-  for (const t of entries.map(([, t]) => t)) live.add(t.name);
+  const live = new Set<string>(entries.map(([, t]) => t.name));
   const keep: GraphNode[] = [];
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i];

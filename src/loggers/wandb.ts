@@ -73,6 +73,11 @@ export class WandbLogger implements Logger {
     (child.stderr as Socket | null)?.unref();
   }
 
+  /** The worker's process id while it runs. */
+  get pid(): number | undefined {
+    return this.alive ? this.child?.pid : undefined;
+  }
+
   /** Starts the W&B run with the resolved config; resolves when it runs, or when W&B was given up on. */
   async hparams(config: Record<string, unknown>): Promise<void> {
     if (this.initState !== 'none' || !this.alive || this.closed) return;
@@ -80,8 +85,11 @@ export class WandbLogger implements Logger {
   }
 
   scalars(step: number, values: Record<string, number>): void {
-    if (!this.alive || this.closed) return;
-    if (this.initState === 'none') void this.startRun({}); // no hparams(): a run without config
+    if (!this.alive || this.closed || this.initState === 'off') return;
+    if (this.initState === 'none') {
+      // no hparams() first: a run without config; a rejected key can only be a warning here
+      this.startRun({}).catch((err: Error) => this.opts.onWarning(`${err.message} W&B logging is off.`));
+    }
     this.send({ type: 'log', step, values });
   }
 
@@ -93,7 +101,7 @@ export class WandbLogger implements Logger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (!this.alive) return;
+    if (!this.alive || this.initState === 'off') return;
     this.send({ type: 'finish', exitCode: 0 });
     const reply = await this.waitFor(['finished'], this.finishTimeoutMs);
     if (reply === 'timeout') {

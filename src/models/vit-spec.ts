@@ -10,7 +10,7 @@ import type { VitConfig } from './vit-config.js';
 /** Name of the DINOv2 mask token: not a timm key, so the backbone export leaves it out. */
 export const MASK_TOKEN = 'mask_token';
 
-/** Number of tokens in the stored pos_embed: the default grid, plus one for the class token unless registers. */
+/** Side of the patch grid the stored pos_embed holds (imgSize / patch). */
 export const storedGridSide = (cfg: VitConfig): number => cfg.imgSize / cfg.patchSize;
 
 /** Layer-wise lr decay: tokens and patch embed are layer 0, block i is i + 1, the final norm depth + 1. */

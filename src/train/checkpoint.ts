@@ -4,7 +4,7 @@
 // `target.old`. Loading (and the next save) puts `target.old` back when a crash hit between the two renames.
 import { constants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, normalize } from 'node:path';
 import { type SafetensorsFile, type Tensor, type TensorInput, readSafetensors, writeSafetensors } from '../export/safetensors.js';
 import { UserError } from '../util/errors.js';
 import { dinotrainVersion } from '../util/version.js';
@@ -82,6 +82,8 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** 'runs/x/last/' -> 'runs/x/last': the .old and .tmp- siblings are built by appending to the name. */
+const clean = (path: string) => normalize(path).replace(/(.)[\\/]+$/, '$1');
 const oldName = (target: string) => `${target}.old`;
 const tmpPrefix = (target: string) => `${basename(target)}.tmp-`;
 
@@ -90,6 +92,7 @@ const tmpPrefix = (target: string) => `${basename(target)}.tmp-`;
  * between the two renames) or deleted when `target` exists (crash before the cleanup). Returns true when it restored.
  */
 export async function recoverCheckpoint(target: string): Promise<boolean> {
+  target = clean(target);
   const old = oldName(target);
   if (!(await exists(old))) return false;
   if (await exists(target)) {
@@ -112,6 +115,7 @@ async function removeStaleTemporaries(target: string): Promise<void> {
 
 /** Atomically puts the complete, synced directory `tmp` in place of `target` (see the file comment). */
 async function swapInto(tmp: string, target: string): Promise<void> {
+  target = clean(target);
   const old = oldName(target);
   const hadTarget = await exists(target);
   if (hadTarget) await rename(target, old);
@@ -121,6 +125,7 @@ async function swapInto(tmp: string, target: string): Promise<void> {
 }
 
 async function prepare(target: string): Promise<string> {
+  target = clean(target);
   await mkdir(dirname(target), { recursive: true });
   await recoverCheckpoint(target);
   await removeStaleTemporaries(target);
@@ -213,6 +218,7 @@ export async function saveCheckpoints(root: string, contents: CheckpointContents
  * UserErrors that name the path and the problem.
  */
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  dir = clean(dir);
   try {
     await recoverCheckpoint(dir);
   } catch (e) {

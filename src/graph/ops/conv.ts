@@ -60,15 +60,46 @@ const attrsOf = (g: Geometry, extra: Record<string, number | number[]> = {}) => 
 
 const P = Graph.prototype;
 
+const outSize = (x: Tensor, geo: Geometry): number[] =>
+  (x.shape.slice(2) as number[]).map((n, i) => Math.floor((n + geo.p[i] + geo.p[i + geo.k.length] - geo.d[i] * (geo.k[i] - 1) - 1) / geo.s[i]) + 1);
+
+/**
+ * The sliding windows of x as [N, C, prod(k), out...] (im2col from Pad + strided Slices). Decompose mode uses it
+ * for Conv and AveragePool, which ORT's CPU build lacks in float64; autodiff then goes through Slice/Pad/MatMul.
+ */
+export function windows(g: Graph, x: Tensor, k: readonly number[], s: readonly number[], p: readonly number[], d: readonly number[]): Tensor {
+  const sp = k.length, out = outSize(x, { k: [...k], s: [...s], p: [...p], d: [...d], group: 1 });
+  const xp = g.pad(x, [0, 0, ...p.slice(0, sp), 0, 0, ...p.slice(sp)]);
+  const axes = k.map((_, i) => i + 2);
+  const cols: Tensor[] = [];
+  const offs = new Array<number>(sp).fill(0);
+  for (;;) {
+    const starts = offs.map((o, i) => o * d[i]);
+    cols.push(g.unsqueeze(g.slice(xp, starts, starts.map((st, i) => st + (out[i] - 1) * s[i] + 1), axes, s), [2]));
+    let i = sp - 1;
+    while (i >= 0 && ++offs[i] === k[i]) offs[i--] = 0;
+    if (i < 0) break;
+  }
+  return g.concat(cols, 2);
+}
+
 P.conv = function (x, w, b, opts = {}) {
-  const geo = geometry('conv', x, w, opts), sp = geo.k.length;
+  const geo = geometry('conv', x, w, opts);
   if (x.shape[1] !== (w.shape[1] as number) * geo.group) throw new Error(`conv: ${x.shape[1]} input channels vs weight ${fmtShape(w.shape)}, group ${geo.group}`);
-  const out = (x.shape.slice(2) as number[]).map((n, i) => Math.floor((n + geo.p[i] + geo.p[i + sp] - geo.d[i] * (geo.k[i] - 1) - 1) / geo.s[i]) + 1);
-  return this.one('Conv', b ? [x, w, b] : [x, w], attrsOf(geo), [x.shape[0], w.shape[0], ...out]);
+  const out = outSize(x, geo), N = x.shape[0], O = w.shape[0] as number, G = geo.group;
+  if (this.decompose) {
+    const cols = windows(this, x, geo.k, geo.s, geo.p, geo.d); // [N, C, K, out...]
+    const ck = ((x.shape[1] as number) / G) * geo.k.reduce((a, v) => a * v, 1), L = out.reduce((a, v) => a * v, 1);
+    const y = this.matmul(this.reshape(w, [G, O / G, ck]), this.reshape(cols, [N, G, ck, L])); // [N, G, O/G, L]
+    const yr = this.reshape(y, [N, O, ...out]);
+    return b ? this.add(yr, this.reshape(b, [O, ...out.map(() => 1)])) : yr;
+  }
+  return this.one('Conv', b ? [x, w, b] : [x, w], attrsOf(geo), [N, O, ...out]);
 };
 
 P.convTranspose = function (x, w, b, opts = {}) {
   const geo = geometry('convTranspose', x, w, opts), sp = geo.k.length;
+  if (this.decompose) throw new Error('convTranspose has no decomposed (float64) form');
   if (x.shape[1] !== w.shape[0]) throw new Error(`convTranspose: ${x.shape[1]} input channels vs weight ${fmtShape(w.shape)}`);
   const op = [...(opts.outputPadding ?? geo.k.map(() => 0))];
   const out = (x.shape.slice(2) as number[]).map((n, i) => geo.s[i] * (n - 1) + op[i] + (geo.k[i] - 1) * geo.d[i] + 1 - geo.p[i] - geo.p[i + sp]);

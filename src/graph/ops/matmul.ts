@@ -18,7 +18,7 @@ declare module '../core.js' {
     matmul(a: Tensor, b: Tensor): Tensor;
     /** ONNX Gemm on 2-D a, b: alpha·op(a)·op(b) + beta·c */
     gemm(a: Tensor, b: Tensor, c?: Tensor | null, opts?: GemmOptions): Tensor;
-    /** torch.nn.Linear: x @ wᵀ + b with w [out, in] (PyTorch layout); Gemm for 2-D x, MatMul otherwise */
+    /** torch.nn.Linear: x @ wᵀ + b with w [out, in] (PyTorch layout), as one Gemm over the flattened leading dims */
     linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor;
   }
 }
@@ -42,11 +42,14 @@ P.gemm = function (a, b, c, opts = {}) {
   return this.one('Gemm', c ? [a, b, c] : [a, b], attrs, [m, n]);
 };
 
+// Tokens are flattened into one Gemm: its VJP is then two Gemms (g·W and gᵀ·x, already in [out, in] layout)
+// and a ReduceSum, with no transposed copies of the weight.
 P.linear = function (x, w, b) {
   if (w.rank !== 2) throw new Error('linear weight must be [out, in]');
+  if (x.rank < 2) throw new Error('linear input needs rank >= 2');
   if (x.rank === 2) return this.gemm(x, w, b ?? null, { transB: true });
-  const y = this.matmul(x, this.transpose(w, [1, 0]));
-  return b ? this.add(y, b) : y;
+  const y = this.gemm(this.reshape(x, [-1, x.shape[x.rank - 1]]), w, b ?? null, { transB: true });
+  return this.reshape(y, [...x.shape.slice(0, -1), w.shape[0]]);
 };
 
 // ---------------------------------------------------------------- gradient rules

@@ -5,6 +5,7 @@ import { Graph } from '../core.js';
 import { fmtShape, isStatic, isStaticShape, numel } from '../dims.js';
 import type { Tensor } from '../tensor.js';
 import { defineVjp } from '../vjp.js';
+import { windows } from './conv.js';
 
 export interface PoolOptions {
   kernel: readonly number[];
@@ -46,6 +47,10 @@ P.maxPool = function (x, { kernel, strides, pads }) {
 P.averagePool = function (x, { kernel, strides, pads, countIncludePad = true }) {
   const s = strides ?? kernel, p = pads ?? [...kernel, ...kernel].map(() => 0);
   const shape = [x.shape[0], x.shape[1], ...poolShape(x, kernel, s, p)];
+  if (this.decompose) {
+    if (!countIncludePad && p.some((v) => v !== 0)) throw new Error('decomposed averagePool needs countIncludePad with padding');
+    return this.reduceMean(windows(this, x, kernel, s, p, kernel.map(() => 1)), [2], false);
+  }
   return this.one('AveragePool', [x], { kernel_shape: [...kernel], strides: [...s], pads: [...p], count_include_pad: countIncludePad ? 1 : 0 }, shape);
 };
 

@@ -261,17 +261,28 @@ defineVjp('Split', (g, { inputs: [x], attrs, outputs }, gys) => [
 ]);
 
 defineVjp('Slice', (g, { inputs: [x, s, e, ax, st], outputs: [y] }, [gy]) => {
-  if (st && constInts(st, 'Slice steps').some((v) => v !== 1)) throw new Error('the Slice gradient needs step 1');
   const starts = constInts(s, 'Slice starts'), ends = constInts(e, 'Slice ends'), axes = constInts(ax, 'Slice axes');
+  const steps = st ? constInts(st, 'Slice steps') : axes.map(() => 1);
   const r = x!.rank, pads = new Array<number>(2 * r).fill(0);
+  let gx = gy!;
   axes.forEach((a, i) => {
     const d = x!.shape[a];
     if (!isStatic(d)) return; // whole symbolic axis
-    const { b } = sliceRange(d, starts[i], ends[i], 1);
+    const { b } = sliceRange(d, starts[i], ends[i], steps[i]);
+    let len = y.shape[a] as number;
+    if (steps[i] > 1) {
+      // spread the gradient out: every step-th element, zeros between ([.., L, ..] -> [.., L·step, ..])
+      const k = steps[i], sp = new Array<number>(2 * (r + 1)).fill(0);
+      sp[a + 1 + r + 1] = k - 1;
+      const inter = g.pad(g.unsqueeze(gx, [a + 1]), sp);
+      gx = g.reshape(inter, gx.shape.map((dd, j) => (j === a ? len * k : dd)));
+      len = Math.min(len * k, d - b);
+      if (len < (gx.shape[a] as number)) gx = g.slice(gx, [0], [len], [a]);
+    }
     pads[a] = b;
-    pads[a + r] = d - b - (y.shape[a] as number);
+    pads[a + r] = d - b - len;
   });
-  return [g.pad(gy!, pads)];
+  return [g.pad(gx, pads)];
 });
 
 defineVjp('Pad', (g, { inputs: [x, p] }, [gy]) => {

@@ -2,8 +2,7 @@
 // per layer, the batch mean and the unbiased batch variance (torch's running_var update uses var·n/(n−1)) so the
 // trainer updates running_mean/var outside the graph (updateRunningStats). Eval mode uses the running statistics.
 
-import type { Graph, Tensor } from '../../graph/index.js';
-import { dimMul } from '../../graph/dims.js';
+import { dimMul, type Graph, type Tensor } from '../../graph/index.js';
 import type { Params } from '../graph-params.js';
 import type { ParamValues } from '../params.js';
 
