@@ -48,8 +48,11 @@ const loader = new DataLoader({
 });
 await loader.next(); // warm-up: first batch includes start-up
 const start = performance.now();
+const cpuStart = process.cpuUsage();
 for (let i = 0; i < batches; i++) await loader.next();
 const seconds = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage(cpuStart);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 await loader.close();
 const first = await sharp(files.path(0)).metadata();
 if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -65,3 +68,5 @@ console.log(`views: ${method} ${loader.specs.map((s) => s.size).join('+')} px, b
 console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 console.log(`images/s: ${(images / seconds).toFixed(1)}`);
 console.log(`views/s: ${(views / seconds).toFixed(1)}`);
+// CPU time of the whole process (main thread + libuv pool) per image: robust to other load on the machine.
+console.log(`cpu ms/image: ${((cpuSeconds * 1000) / images).toFixed(1)} (= ${(images / cpuSeconds).toFixed(1)} images/s per busy core)`);

@@ -107,7 +107,7 @@ test('user mistakes are reported at build time', () => {
   const g = new Graph();
   g.input('x', [2]);
   assert.throws(() => g.input('x', [3]), /used twice/);
-  assert.throws(() => g.param('p', ['N', 2]), /static shape/);
+  assert.throws(() => g.param('p', ['N', 2] as unknown as number[]), /static shape/);
   assert.throws(() => g.toBytes({}), /at least one output/);
   const other = new Graph();
   assert.throws(() => g.add(g.inputs[0], other.input('y', [2])), /another graph/);

@@ -107,3 +107,52 @@ test('gradients through symbolic reshapes, splits and batch means match finite d
   }, { dims: { x1: [3, 3, 8, 8], x2: [3, 3, 8, 8] }, samples: 3 });
   assert.ok(r.worst < 1e-6, JSON.stringify(r.tensors.map((t) => [t.name, t.relErr])));
 });
+
+test('NT-Xent over a symbolic 2N x 2N similarity matrix (diagonal masked) matches a plain JS computation', async () => {
+  const tau = 0.5, K2 = 3;
+  const g = new Graph();
+  const a = g.input('a', ['N', K2]), b = g.input('b', ['N', K2]);
+  const z = g.l2Normalize(g.concat([a, b], 0), -1); // [2N, K]
+  const B2 = z.shape[0];
+  const sim = g.div(g.matmul(z, g.transpose(z)), tau);
+  const logp = g.logSoftmax(g.where(g.eyeMask(B2), -1e9, sim), -1);
+  // the positive of row i is row i+N (mod 2N): the diagonals of the two off-diagonal N x N blocks
+  const [top, bottom] = g.split(logp, 0, 2); // [N, 2N] each
+  const tr = g.split(top, 1, 2)[1], bl = g.split(bottom, 1, 2)[0];
+  const eyeN = g.cast(g.eyeMask(a.shape[0]), 'float');
+  const posSum = g.add(g.reduceSum(g.mul(tr, eyeN), undefined, false), g.reduceSum(g.mul(bl, eyeN), undefined, false));
+  const loss = g.div(g.neg(posSum), g.dimScalar(B2));
+  const s = await Session.create(g.toBytes({ loss }));
+  for (const N of [2, 4]) {
+    const rng = new Rng(N);
+    const A = Float32Array.from({ length: N * K2 }, () => rng.normal()), Bv = Float32Array.from({ length: N * K2 }, () => rng.normal());
+    const got = (await s.run({ a: { data: A, dims: [N, K2] }, b: { data: Bv, dims: [N, K2] } })).loss.data[0] as number;
+    // reference
+    const rows: number[][] = [];
+    for (let i = 0; i < 2 * N; i++) {
+      const src = i < N ? A : Bv, o = (i % N) * K2;
+      const v = Array.from(src.subarray(o, o + K2));
+      const nrm = Math.hypot(...v);
+      rows.push(v.map((x) => x / nrm));
+    }
+    let ref = 0;
+    for (let i = 0; i < 2 * N; i++) {
+      const sims = rows.map((r, j) => (j === i ? -Infinity : r.reduce((acc, x, k) => acc + x * rows[i][k], 0) / tau));
+      const m = Math.max(...sims), lse = m + Math.log(sims.reduce((acc, x) => acc + Math.exp(x - m), 0));
+      ref += -(sims[(i + N) % (2 * N)] - lse);
+    }
+    ref /= 2 * N;
+    assert.ok(Math.abs(got - ref) < 1e-5 * Math.abs(ref), `N=${N}: ${got} vs ${ref}`);
+  }
+});
+
+test('concat of unequal symbolic sizes (N and 2*N) differentiates through a run-time Split', async () => {
+  const r = await gradCheck((g) => {
+    const a = g.input('a', ['N', 3]), b = g.input('b', ['2*N', 3]);
+    const c = g.concat([a, b], 0); // [3*N, 3]
+    assert.deepEqual(c.shape, ['3*N', 3]);
+    const w = g.input('w', ['3*N', 3]);
+    return { loss: g.reduceSum(g.mul(g.exp(c), w), undefined, false), wrt: [a, b] };
+  }, { dims: { a: [2, 3], b: [4, 3], w: [6, 3] } });
+  assert.ok(r.worst < 1e-6, JSON.stringify(r.tensors.map((t) => [t.name, t.relErr])));
+});

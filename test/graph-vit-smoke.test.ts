@@ -48,15 +48,15 @@ function buildLoss(g: Graph, B: Dim): { loss: Tensor; params: Tensor[] } {
 
 function feeds(batch: number, dtype: 'float' | 'double') {
   const rng = new Rng(42);
-  const A = dtype === 'float' ? Float32Array : Float64Array;
-  const arr = (len: number, scale: number) => A.from({ length: len }, () => rng.normal() * scale);
+  const make = (len: number, f: () => number) => (dtype === 'float' ? Float32Array.from({ length: len }, f) : Float64Array.from({ length: len }, f));
+  const arr = (len: number, scale: number) => make(len, () => rng.normal() * scale);
   const f: Record<string, { data: Float32Array | Float64Array; dims: number[] }> = {};
   for (const [name, shape] of paramShapes()) {
     const len = shape.reduce((a, b) => a * b, 1);
-    f[name] = { data: name.endsWith('norm1.weight') || name.endsWith('norm2.weight') || name === 'norm.weight' ? A.from({ length: len }, () => 1 + rng.normal() * 0.1) : arr(len, 0.2), dims: shape };
+    f[name] = { data: name.endsWith('norm1.weight') || name.endsWith('norm2.weight') || name === 'norm.weight' ? make(len, () => 1 + rng.normal() * 0.1) : arr(len, 0.2), dims: shape };
   }
   f.x = { data: arr(batch * 3 * cfg.img * cfg.img, 1), dims: [batch, 3, cfg.img, cfg.img] };
-  const t = A.from({ length: batch * cfg.out }, () => rng.uniform(0, 1));
+  const t = make(batch * cfg.out, () => rng.uniform(0, 1));
   for (let r = 0; r < batch; r++) {
     let sum = 0;
     for (let c = 0; c < cfg.out; c++) sum += t[r * cfg.out + c];

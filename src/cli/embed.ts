@@ -30,7 +30,7 @@ export function embedCommand() {
         centerCrop: !!opts.centerCrop,
         overrides: { imageSize: opts.imageSize, mean: opts.mean, std: opts.std },
         onProgress: (p) => progress?.update(p.done, p.total, p.skipped ? `${p.skipped} skipped` : undefined),
-        onSkip: (s) => process.stderr.write(`${progress ? '\n' : ''}warning: skipped ${s.file}: ${s.reason}\n`),
+        onSkip: (s) => process.stderr.write(`${progress && process.stderr.isTTY ? '\n' : ''}warning: skipped ${s.file}: ${s.reason}\n`),
       });
       const written = await writeEmbeddings(opts.out, result.files, result.data, result.dim);
       const { info, timing } = result;

@@ -25,7 +25,8 @@ export function evalCommand() {
     .option('--std <r,g,b>', "normalisation std (overrides the model's metadata)", rgbTriple('std'))
     .option('--quiet', 'no progress output')
     .action(async (opts) => {
-      const bars: Record<string, ProgressLine> = {};
+      // The val bar starts when train is done, so each shows its own rate.
+      const bars: Partial<Record<'train' | 'val', ProgressLine>> = opts.quiet ? {} : { train: progressLine('embed train') };
       const result = await evaluateModel(opts.model, opts.train, opts.val, {
         k: opts.k,
         T: opts.temperature,
@@ -36,10 +37,14 @@ export function evalCommand() {
         centerCrop: !!opts.centerCrop,
         overrides: { imageSize: opts.imageSize, mean: opts.mean, std: opts.std },
         onProgress: (split, p) => {
-          if (opts.quiet) return;
-          bars[split] ??= progressLine(`embed ${split}`);
-          bars[split].update(p.done, p.total, p.skipped ? `${p.skipped} skipped` : undefined);
-          if (p.done === p.total) bars[split].finish();
+          const bar = bars[split];
+          if (!bar) return;
+          bar.update(p.done, p.total, p.skipped ? `${p.skipped} skipped` : undefined);
+          if (p.done < p.total) return;
+          if (split === 'train') {
+            bar.finish();
+            bars.val = progressLine('embed val');
+          } else bar.finish(`kNN${opts.linear ? ' and linear probe' : ''}...`);
         },
         onSkip: (s) => process.stderr.write(`warning: skipped ${s.file}: ${s.reason}\n`),
       });

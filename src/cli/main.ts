@@ -22,7 +22,8 @@ export function buildProgram() {
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
-    return 0;
+    // a command may set a non-zero exit code without throwing (e.g. 130 after a checkpoint on SIGINT)
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     return reportError(e);
   }

@@ -30,7 +30,7 @@ export function pretrainCommand() {
     .option('--data <dir>', 'folder of images (searched recursively)')
     .option('--out <dir>', 'output folder (checkpoints, logs, exported models)')
     .addOption(new Option('--method <name>', 'self-supervised method').choices(methodNames))
-    .option('--model <name>', 'backbone, e.g. vit-tiny/16, vit-small/14, resnet-18, resnet-50')
+    .option('--model <name>', 'backbone, e.g. vit-tiny/16, vit-small/14, vit-base/16-reg4, resnet18, resnet50')
     .option('--epochs <n>', 'passes over the data', int('epochs'))
     .option('--steps <n>', 'optimizer steps (overrides --epochs)', int('steps'))
     .option('--batch-size <n>', 'images per step', int('batch-size'))

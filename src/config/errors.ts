@@ -1,7 +1,7 @@
 // Turns zod issues into one line per problem that names the key and says what is allowed.
 import type { z } from 'zod';
 
-export function formatIssues(issues: z.core.$ZodIssue[], schema: z.ZodType): string[] {
+export function formatIssues(issues: z.core.$ZodIssue[], schema: z.ZodType, input?: unknown): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     const at = issue.path.map(String).join('.');
@@ -14,7 +14,9 @@ export function formatIssues(issues: z.core.$ZodIssue[], schema: z.ZodType): str
       continue;
     }
     if (issue.code === 'invalid_value') {
-      lines.push(`${at}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`);
+      const got = valueAt(input, issue.path);
+      const shown = got === undefined ? '' : `, got ${JSON.stringify(got)}`;
+      lines.push(`${at}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${shown}`);
       continue;
     }
     lines.push(`${at || '(config)'}: ${issue.message}`);
@@ -42,4 +44,13 @@ function unwrap(s: unknown): unknown {
     else break;
   }
   return s;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = input;
+  for (const k of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
 }

@@ -56,7 +56,7 @@ export function resolvePretrainConfig(fileConfig: Record<string, unknown>, flags
   const schema = pretrainSchema.extend({ method_args: methodArgsSchemas[method] });
   const result = schema.safeParse(merged);
   if (!result.success) {
-    const lines = formatIssues(result.error.issues, schema);
+    const lines = formatIssues(result.error.issues, schema, merged);
     throw new UserError(`invalid config:\n  ${lines.join('\n  ')}`);
   }
   const cfg = result.data as PretrainConfig;

@@ -114,7 +114,7 @@ export const optimDefaults: Record<MethodName, ResolvedOptim> = {
 export const defaultModel: Record<MethodName, string> = {
   dino: 'vit-tiny/16',
   dinov2: 'vit-small/14',
-  simclr: 'resnet-18',
+  simclr: 'resnet18',
 };
 
 /**

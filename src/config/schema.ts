@@ -14,6 +14,18 @@ export const pretrainSchema = z
     out: z.string().min(1),
     method: z.enum(methodNames),
     model: z.string().min(1),
+    /** architecture overrides of the named model (small models for tests and quick experiments) */
+    model_args: z
+      .object({
+        embed_dim: posInt.optional(),
+        depth: posInt.optional(),
+        num_heads: posInt.optional(),
+        layer_scale: z.number().positive().optional(),
+        num_registers: z.number().int().min(0).optional(),
+        width: posInt.optional(),
+      })
+      .strict()
+      .default({}),
     /** Stop after this many epochs (passes over the data) ... */
     epochs: posInt.optional(),
     /** ... or after this many optimizer steps; whichever is given (steps wins when both are). */

@@ -112,7 +112,7 @@ export async function embedFiles(backbone: Backbone, root: string, files: string
   }
   return {
     files: keptFiles,
-    data: data.slice(0, rows * dim),
+    data: rows * dim === data.length ? data : data.slice(0, rows * dim),
     dim,
     skipped,
     timing: { decodeMs, inferMs, totalMs: performance.now() - t0 },

@@ -58,8 +58,8 @@ export async function knnClassify(
     for (let i = 0; i < trainLabels.length; i++) numClasses = Math.max(numClasses, trainLabels[i] + 1);
     for (let i = 0; i < valLabels.length; i++) numClasses = Math.max(numClasses, valLabels[i] + 1);
   }
-  const tr = Float32Array.from(l2NormalizeRows(train).data);
-  const va = Float32Array.from(l2NormalizeRows(val).data);
+  const tr = l2NormalizeRows(train, 'float32').data;
+  const va = l2NormalizeRows(val, 'float32').data;
   const nn = await nearestNeighbours(va, tr, train.cols, k);
   const votes = new Float64Array(val.rows * numClasses);
   const predictions: number[][] = [];

@@ -89,7 +89,7 @@ export async function linearProbe(
   let classes = opts.numClasses ?? 0;
   if (opts.numClasses === undefined) for (const l of [...Array.from(trainLabels), ...Array.from(valLabels)]) classes = Math.max(classes, l + 1);
   const d = train.cols;
-  const [Xtr, Xva] = standardise(l2NormalizeRows(train), l2NormalizeRows(val));
+  const [Xtr, Xva] = standardise(l2NormalizeRows(train, 'float64'), l2NormalizeRows(val, 'float64'));
 
   const [fitRows, heldRows] = stratifiedSplit(trainLabels, opts.heldOutFraction ?? 0.2, new Rng(opts.seed ?? 0));
   const selection: LinearProbeResult['selection'] = [];

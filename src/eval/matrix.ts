@@ -12,9 +12,11 @@ export function matrix(data: Float32Array | Float64Array, cols: number): Matrix 
   return { data, rows: data.length / cols, cols };
 }
 
-/** Copy in float64 with every row scaled to unit L2 norm (zero rows stay zero), like F.normalize(eps=1e-12). */
-export function l2NormalizeRows(m: Matrix): Matrix {
-  const out = new Float64Array(m.rows * m.cols);
+/** A copy with every row scaled to unit L2 norm (zero rows stay zero), like F.normalize(eps=1e-12); norms in float64. */
+export function l2NormalizeRows(m: Matrix, precision: 'float64'): Matrix & { data: Float64Array };
+export function l2NormalizeRows(m: Matrix, precision: 'float32'): Matrix & { data: Float32Array };
+export function l2NormalizeRows(m: Matrix, precision: 'float32' | 'float64'): Matrix {
+  const out = precision === 'float32' ? new Float32Array(m.rows * m.cols) : new Float64Array(m.rows * m.cols);
   for (let i = 0; i < m.rows; i++) {
     const o = i * m.cols;
     let ss = 0;

@@ -4,7 +4,7 @@
 
 import { canon, dimMul, factors, fmtShape, isStatic, isStaticShape, numel, shapeEq } from './dims.js';
 import { Tensor, type AttrValue, type ConstData, type GraphNode } from './tensor.js';
-import { toTypedArray, type ConstValues, type DType, type Dim, type Shape, type TypedArray } from './types.js';
+import { toTypedArray, type ConstValues, type DType, type Dim, type Shape } from './types.js';
 
 /** Parameter values for a graph whose parameters are initializers (export, teacher, embed). */
 export type ParamValues =
@@ -253,4 +253,3 @@ export class Graph {
   }
 }
 
-export type { TypedArray };

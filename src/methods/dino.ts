@@ -12,6 +12,7 @@ import { dinoHeadForward } from '../models/heads.js';
 import { dinoHeadConfig, dinoHeadSpec, type DinoHeadConfig } from '../models/heads-spec.js';
 import type { BnStat } from '../models/layers/batch-norm.js';
 import { getModel, type BackboneModel } from '../models/registry.js';
+import { modelOverrides } from '../models/overrides.js';
 import { MASK_TOKEN } from '../models/vit-spec.js';
 import { Rng } from '../util/rng.js';
 import type { Batch } from '../data/loader.js';
@@ -79,7 +80,7 @@ export class Dino implements TrainingMethod {
 
   constructor(
     private readonly ctx: MethodContext,
-    readonly model: BackboneModel = getModel(ctx.cfg.model),
+    readonly model: BackboneModel = getModel(ctx.cfg.model, modelOverrides(ctx.cfg.model_args)),
   ) {
     const { cfg } = ctx;
     this.args = cfg.method_args as DinoArgs;

@@ -3,6 +3,7 @@
 // checkpoints and logging.
 import type { FlatTensors, ParamStore } from '../engine/param-store.js';
 import type { Batch } from '../data/loader.js';
+import type { BackboneModel } from '../models/registry.js';
 
 /** Per-step values from the schedules. */
 export interface StepScalars {
@@ -34,6 +35,8 @@ export interface BackboneWeights {
 
 export interface TrainingMethod {
   readonly name: string;
+  /** the backbone architecture (with the config's model_args applied) */
+  readonly model: BackboneModel;
   /** the parameters the optimizer updates (student backbone and heads) */
   readonly params: ParamStore;
   /** gradients of the last forwardBackward, same layout as params */

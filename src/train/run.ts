@@ -12,6 +12,7 @@ import type { Logger } from '../loggers/logger.js';
 import { createMethod } from '../methods/registry.js';
 import type { TrainingMethod } from '../methods/method.js';
 import { getModel } from '../models/registry.js';
+import { modelOverrides } from '../models/overrides.js';
 import { createLog, type LogFormat } from '../util/log.js';
 import { dinotrainVersion, packageVersion } from '../util/version.js';
 import { checkCompatible, loadCheckpoint, saveCheckpoints } from './checkpoint.js';
@@ -31,7 +32,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
   const device = resolveDevice(cfg.device);
   const threads = cfg.threads ?? defaultThreads();
   const files = await scanImageFolder(cfg.data);
-  const model = getModel(cfg.model);
+  const model = getModel(cfg.model, modelOverrides(cfg.model_args, { maskToken: cfg.method === 'dinov2' }));
   if (model.patchSize) {
     for (const [name, size] of [['global', cfg.transforms.global.size], ['local', cfg.transforms.local.size]] as const) {
       if ((name === 'global' || cfg.transforms.local.count > 0) && size % model.patchSize !== 0) {
@@ -162,7 +163,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
 }
 
 async function exportBackbone(method: TrainingMethod, cfg: PretrainConfig, dir: string, step: number) {
-  const model = getModel(cfg.model);
+  const model = method.model;
   const weights = method.backbone(method.defaultExportPart);
   const paths = { onnx: join(dir, 'backbone.onnx'), safetensors: join(dir, 'backbone.safetensors') };
   await writeBackboneSafetensors(paths.safetensors, model, weights, cfg.method);

@@ -248,6 +248,7 @@ defineVjp('Concat', (g, { inputs, attrs, outputs: [y] }, [gy], need) => {
   const sizes = inputs.map((t) => t!.shape[a]);
   let parts: Tensor[];
   if (sizes.every(isStatic)) parts = g.split(gy!, a, sizes as number[]);
+  else if (sizes.every((d) => dimEq(d, sizes[0]))) parts = g.split(gy!, a, sizes.length);
   else {
     // symbolic sizes: Split with a run-time sizes tensor
     const sz = g.one('Concat', sizes.map((d) => g.dimTensor(d)), { axis: 0 }, [sizes.length], 'int64');
@@ -319,3 +320,10 @@ defineVjp('Gather', (g, { inputs: [x, idx], attrs }, [gy]) => {
 defineVjp('GatherElements', (g, { inputs: [x, idx], attrs }, [gy]) => [
   g.scatterElements(g.zerosLike(x!), idx!, gy!, attrs.axis as number, 'add'),
 ]);
+
+defineVjp('ScatterElements', (g, { inputs: [data, idx, upd], attrs }, [gy], need) => {
+  const a = attrs.axis as number, add = attrs.reduction === 'add';
+  // 'none': overwritten positions pass no gradient to data; 'add': data's gradient is gy unchanged
+  const gd = need[0] && (add ? gy! : g.scatterElements(gy!, idx!, g.zerosLike(upd!), a));
+  return [gd, null, need[2] && g.gatherElements(gy!, idx!, a)];
+});
