@@ -47,14 +47,22 @@ export const dinov2ArgsSchema = z
     dino_loss_weight: z.number().min(0).default(1.0),
     ibot_loss_weight: z.number().min(0).default(1.0),
     koleo_loss_weight: z.number().min(0).default(0.1),
-    mask_ratio: z.tuple([prob, prob]).default([0.1, 0.5]),
+    /** Range of the masked fraction of patches, spread over the masked global crops. */
+    mask_ratio: z
+      .tuple([prob, prob])
+      .refine(([lo, hi]) => lo <= hi, 'the first value (smallest ratio) must not exceed the second')
+      .default([0.1, 0.5]),
+    /** Fraction of the global crops that get a mask. */
     mask_probability: prob.default(0.5),
     layerwise_decay: z.number().min(0).max(1).default(0.9),
     patch_embed_lr_multiplier: z.number().min(0).default(0.2),
-    freeze_last_layer_steps: nonNegInt.default(0),
+    /** Steps with the heads' last layer frozen; 'auto': one epoch (DINOv2 and LightlyTrain freeze it for the first epoch). */
+    freeze_last_layer_steps: z.union([nonNegInt, z.literal('auto')]).default('auto'),
   })
   .strict();
+export type Dinov2Args = z.infer<typeof dinov2ArgsSchema>;
 
+/** SimCLR (Chen et al. 2020): projection head Linear-BN-ReLU-Linear (2048 hidden, 128 out), NT-Xent at τ = 0.1. */
 export const simclrArgsSchema = z
   .object({
     hidden_dim: posInt.default(2048),
@@ -62,6 +70,7 @@ export const simclrArgsSchema = z
     temperature: z.number().positive().default(0.1),
   })
   .strict();
+export type SimclrArgs = z.infer<typeof simclrArgsSchema>;
 
 export const optimSchema = z
   .object({
@@ -105,6 +114,12 @@ export const optimDefaults: Record<MethodName, ResolvedOptim> = {
     name: 'adamw', lr: 0.004, lr_scaling: 'sqrt', reference_batch_size: 1024, min_lr: 1e-6, warmup_steps: -1,
     weight_decay: 0.04, weight_decay_end: 0.4, momentum: 0.9, betas: [0.9, 0.999], clip_grad: 3.0,
   },
+  // SimCLR's schedule: lr 0.3 x B/256, momentum 0.9, weight decay 1e-6 (constant; BN parameters and biases exempt
+  // through the specs' weightDecay flags), linear warmup (the paper's 10 epochs, capped here at 10% of the run) then
+  // cosine to 0, no gradient clipping. The paper pairs this lr with LARS (optim.name: lars) for batches in the
+  // thousands; dinotrain's runs are small-batch, where momentum SGD at the same linear-scaled lr trains stably
+  // (batch 64: lr 0.075) while LARS's trust ratio (0.001·|w|/|g|) would shrink the backbone's steps to ~1e-5 of
+  // its weights. ViT backbones want AdamW instead (optim: {name: adamw, lr: 5e-4, weight_decay: 0.05}).
   simclr: {
     name: 'sgd', lr: 0.3, lr_scaling: 'linear', reference_batch_size: 256, min_lr: 0, warmup_steps: -1,
     weight_decay: 1e-6, weight_decay_end: 1e-6, momentum: 0.9, betas: [0.9, 0.999], clip_grad: 0,

@@ -53,7 +53,6 @@ export async function openBackbone(model: Uint8Array | string, opts: OpenBackbon
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
-      ...(process.env.NOSPIN ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     });
   } catch (err) {
     throw new UserError(`not a dinotrain backbone: ONNX Runtime cannot load ${label}: ${(err as Error).message.split('\n')[0]}`);

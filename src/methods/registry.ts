@@ -2,12 +2,16 @@
 import type { MethodName } from '../config/methods.js';
 import { UserError } from '../util/errors.js';
 import { Dino, type MethodContext } from './dino.js';
+import { Dinov2 } from './dinov2.js';
 import type { TrainingMethod } from './method.js';
+import { SimClr } from './simclr.js';
 
 export type { MethodContext };
 
 const methods: Partial<Record<MethodName, (ctx: MethodContext) => TrainingMethod & { init(): Promise<void> }>> = {
   dino: (ctx) => new Dino(ctx),
+  dinov2: (ctx) => new Dinov2(ctx),
+  simclr: (ctx) => new SimClr(ctx),
 };
 
 export async function createMethod(name: MethodName, ctx: MethodContext): Promise<TrainingMethod> {

@@ -10,6 +10,7 @@ import { writeBackboneOnnx, writeBackboneSafetensors } from '../export/backbone-
 import { createLoggers } from '../loggers/create.js';
 import type { Logger } from '../loggers/logger.js';
 import { createMethod } from '../methods/registry.js';
+import { loaderMasks } from '../methods/dinov2.js';
 import type { TrainingMethod } from '../methods/method.js';
 import { getModel } from '../models/registry.js';
 import { modelOverrides } from '../models/overrides.js';
@@ -90,6 +91,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
     prefetch: cfg.prefetch_batches,
     concurrency: cfg.num_workers,
     start,
+    masks: loaderMasks(cfg),
     onWarning: (m) => log.warn(m),
   });
   const stop = new StopSignal((sig) => log.warn(`${sig} received: finishing this step and writing a checkpoint (send again to quit at once)`));

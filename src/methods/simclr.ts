@@ -1,0 +1,151 @@
+// SimCLR (Chen et al. 2020): two augmented views of each image go through one backbone and a projection head
+// (Linear-BN-ReLU-Linear); NT-Xent pulls each image's two projections together and pushes them from the other
+// 2N−2 projections in the batch. No teacher: the student is the network that is trained, checkpointed and exported.
+import * as ort from 'onnxruntime-node';
+import type { SimclrArgs } from '../config/methods.js';
+import type { Batch } from '../data/loader.js';
+import { createSession, floatTensor, scalarOf, tensorViews, type Feeds } from '../engine/session.js';
+import type { FlatTensors } from '../engine/param-store.js';
+import { Graph, toBytes, type Tensor } from '../graph/index.js';
+import { graphParams } from '../models/graph-params.js';
+import { simclrHeadForward } from '../models/heads.js';
+import { simclrHeadConfig, simclrHeadSpec, type ProjectionHeadConfig } from '../models/heads-spec.js';
+import type { BnStat } from '../models/layers/batch-norm.js';
+import { modelOverrides } from '../models/overrides.js';
+import { getModel, type BackboneModel } from '../models/registry.js';
+import { MASK_TOKEN } from '../models/vit-spec.js';
+import { UserError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import type { MethodContext } from './dino.js';
+import { ntXentLoss } from './losses/ntxent.js';
+import type { BackboneWeights, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
+import { Network } from './network.js';
+import { dropPathMasks, stackViews } from './views.js';
+
+const VIEWS = 2;
+
+type BnValues = { name: string; mean: Float32Array; var: Float32Array };
+
+export class SimClr implements TrainingMethod {
+  readonly name = 'simclr';
+  readonly defaultExportPart = 'student' as const;
+  readonly student: Network;
+  readonly grads: FlatTensors;
+  readonly head: ProjectionHeadConfig;
+  readonly args: SimclrArgs;
+  private session!: ort.InferenceSession;
+  private feeds!: Feeds;
+  private fetches!: Record<string, ort.Tensor | null>;
+  private bn: BnStat[] = [];
+  private lastStats: BnValues[] = [];
+  private viewsBuf?: Float32Array;
+
+  constructor(
+    private readonly ctx: MethodContext,
+    readonly model: BackboneModel = getModel(ctx.cfg.model, modelOverrides(ctx.cfg.model_args)),
+  ) {
+    const { cfg } = ctx;
+    const t = cfg.transforms;
+    if (t.global.count !== VIEWS || t.local.count !== 0) {
+      throw new UserError(
+        `SimCLR trains on exactly 2 views of each image: set transforms.global.count to 2 and transforms.local.count to 0 ` +
+          `(got ${t.global.count} global and ${t.local.count} local crops)`,
+      );
+    }
+    this.args = cfg.method_args as SimclrArgs;
+    this.head = simclrHeadConfig(model.embedDim, { hiddenDim: this.args.hidden_dim, outDim: this.args.output_dim });
+    const specs = [...model.spec().filter((p) => p.name !== MASK_TOKEN), ...simclrHeadSpec(this.head)];
+    this.student = Network.init(specs, new Rng(cfg.seed).fork(0x5eed));
+    this.grads = this.student.params.createGradients();
+  }
+
+  get params() {
+    return this.student.params;
+  }
+
+  async init(): Promise<void> {
+    const { cfg, session } = this.ctx;
+    const S = cfg.transforms.global.size;
+    const slots = cfg.drop_path_rate > 0 ? this.model.dropPathSlots : 0;
+    const g = new Graph({ name: 'simclr' });
+    const P = graphParams(g, this.student.specs);
+    // Both views in one forward, [2, N, ...] -> [2N, ...] view-major: BatchNorm (backbone and head) normalises with
+    // the statistics of all 2N images at once, as SimCLR implementations that concatenate the views do (the paper's
+    // global BN, on one device).
+    const images = g.reshape(g.input('views', [VIEWS, 'N', 3, S, S]), [-1, 3, S, S]);
+    const dropPath = Array.from({ length: slots }, (_, i) => g.reshape(g.input(`drop_path.${i}`, [VIEWS, 'N']), [-1]));
+    const o = this.model.forward(g, P, images, { dropPath: slots ? dropPath : undefined, bnMode: 'train' });
+    const headStats: BnStat[] = [];
+    const z = simclrHeadForward(g, P, o.cls, this.head, 'train', headStats);
+    const loss = ntXentLoss(g, z, this.args.temperature);
+
+    const trainable = g.params.filter((p) => this.student.params.layout.has(p.name));
+    const grads = g.grad(loss, trainable.map((p) => p.tensor));
+    const outputs: Record<string, Tensor> = { loss };
+    trainable.forEach((p, i) => (outputs[`grad:${p.name}`] = grads[i]));
+    this.bn = [...o.bnStats, ...headStats];
+    for (const s of this.bn) {
+      outputs[`bn_mean:${s.name}`] = s.mean;
+      outputs[`bn_var:${s.name}`] = s.var;
+    }
+    this.session = await createSession(toBytes(g, outputs).bytes, session);
+
+    // parameters fed as views over the flat store and gradients written straight into `grads` (no copies per step)
+    const all: Feeds = { ...tensorViews(this.student.params) };
+    for (const p of this.student.specs) if (!p.trainable) all[p.name] = floatTensor(this.student.buffers.get(p.name)!, p.shape);
+    this.feeds = {};
+    for (const n of this.session.inputNames) if (all[n]) this.feeds[n] = all[n];
+    this.fetches = { loss: null };
+    for (const p of trainable) {
+      const i = this.grads.layout.indexOf(p.name);
+      this.fetches[`grad:${p.name}`] = new ort.Tensor('float32', this.grads.views[i], [...this.grads.layout.shapes[i]]);
+    }
+    for (const s of this.bn) this.fetches[`bn_mean:${s.name}`] = this.fetches[`bn_var:${s.name}`] = null;
+  }
+
+  frozenAt(): readonly string[] {
+    return [];
+  }
+
+  async forwardBackward(batch: Batch, s: StepScalars): Promise<StepResult> {
+    const S = this.ctx.cfg.transforms.global.size;
+    const N = batch.size;
+    this.viewsBuf = stackViews(batch, 0, VIEWS, this.viewsBuf);
+    const feeds: Feeds = { ...this.feeds, views: floatTensor(this.viewsBuf, [VIEWS, N, 3, S, S]) };
+    const rng = new Rng(this.ctx.cfg.seed).fork(0xc1a + s.step);
+    dropPathMasks(this.model, this.ctx.cfg.drop_path_rate, VIEWS * N, rng).forEach(
+      (m, i) => (feeds[`drop_path.${i}`] = floatTensor(m, [VIEWS, N])),
+    );
+    const out = await this.session.run(feeds, this.fetches as never);
+    this.lastStats = this.bn.map((b) => ({
+      name: b.name,
+      mean: out[`bn_mean:${b.name}`].data as Float32Array,
+      var: out[`bn_var:${b.name}`].data as Float32Array,
+    }));
+    return { loss: scalarOf(out.loss), parts: {} };
+  }
+
+  /** BatchNorm running statistics (backbone and head) from the step's batch statistics; no teacher, no EMA. */
+  afterStep(): void {
+    this.student.updateBatchNorm(this.lastStats);
+    this.lastStats = [];
+  }
+
+  stateTensors(): Map<string, SerializedTensor> {
+    return this.student.tensors('student.');
+  }
+
+  loadStateTensors(tensors: ReadonlyMap<string, SerializedTensor>): void {
+    this.student.load(tensors, 'student.', 'checkpoint');
+  }
+
+  /** The student's backbone (SimCLR has no teacher, so `part` does not matter). */
+  backbone(): BackboneWeights {
+    const names = new Set(this.model.spec().map((p) => p.name).filter((n) => this.model.isExportKey(n)));
+    return { model: this.model.name, tensors: this.student.tensors('', (n) => names.has(n)) };
+  }
+
+  async release(): Promise<void> {
+    await this.session?.release();
+  }
+}
