@@ -10,6 +10,7 @@ import type { Batch } from '../src/data/loader.js';
 import { SGD } from '../src/engine/sgd.js';
 import type { StepScalars } from '../src/methods/method.js';
 import { SimClr } from '../src/methods/simclr.js';
+import { UserError } from '../src/util/errors.js';
 import { decode, decodeMap, relErr, type FixtureTensor } from './fixtures/models/fixture.js';
 
 interface StepFixture {
@@ -54,7 +55,7 @@ const TOL = [
 
 const scalars = (step: number): StepScalars => ({ step, totalSteps: 2, lr: c.lr, weightDecay: c.weight_decay, momentum: 0, teacherTemp: 0 });
 
-test('SimCLR: two training steps match PyTorch (loss, gradients, BN running statistics, SGD without decay on BN/bias)', async () => {
+test('SimCLR: two training steps match PyTorch (loss, gradients, BN running statistics, SGD without decay on BN/bias)', async (t) => {
   const m = makeMethod();
   await m.init();
   try {
@@ -87,7 +88,7 @@ test('SimCLR: two training steps match PyTorch (loss, gradients, BN running stat
         assert.ok(e < TOL[i].running, `step ${i + 1}: ${name}: rel err ${e}`);
       }
     }
-    console.log('worst grad errors', worst);
+    t.diagnostic(`worst gradient rel err: step 1 ${worst[0].toExponential(2)}, step 2 ${worst[1].toExponential(2)}`);
   } finally {
     await m.release();
   }
@@ -105,11 +106,12 @@ test('SimCLR: the exported backbone is the student without the projection head, 
 });
 
 test('SimCLR: a config with other than two global views and no locals is a user error', () => {
-  assert.throws(() => makeMethod({ transforms: { global: { size: c.size, count: 3 } } }), /exactly 2 views/);
-  assert.throws(() => makeMethod({ transforms: { global: { size: c.size }, local: { count: 2 } } }), /exactly 2 views/);
+  const three = { global: { size: c.size, count: 3 }, blur: { p_global: [1, 0.1, 0.5] }, solarize: { p_global: [0, 0.2, 0] } };
+  assert.throws(() => makeMethod({ transforms: three }), (e: Error) => e instanceof UserError && /exactly 2 views/.test(e.message));
+  assert.throws(() => makeMethod({ transforms: { global: { size: c.size }, local: { count: 2 } } }), /2 local crops/);
 });
 
-test('SimCLR on a ViT: the class token feeds the head, drop path draws per view', async () => {
+test('SimCLR on a ViT: the class token feeds the head; drop path is drawn per step from the seed', async () => {
   const m = makeMethod({
     model: 'vit-tiny/16', model_args: { embed_dim: 24, depth: 2, num_heads: 2 }, transforms: { global: { size: 32 } }, drop_path_rate: 0.2,
   });
@@ -122,6 +124,9 @@ test('SimCLR on a ViT: the class token feeds the head, drop path draws per view'
     assert.ok(Number.isFinite(r.loss) && r.loss > 0, `loss ${r.loss}`);
     assert.ok(m.grads.get('cls_token').some((v) => v !== 0), 'the class token gets a gradient');
     assert.ok(m.grads.get('projection_head.0.weight').some((v) => v !== 0));
+    // same step, same draws, same loss; another step draws other drop-path masks (nothing was updated in between)
+    assert.equal((await m.forwardBackward(batch, scalars(0))).loss, r.loss);
+    assert.notEqual((await m.forwardBackward(batch, scalars(1))).loss, r.loss);
     // no BatchNorm in the backbone: only the head's running statistics move
     m.afterStep(scalars(0));
     assert.ok(m.student.value('projection_head.1.running_mean').some((v) => v !== 0));

@@ -3,6 +3,8 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { UserError } from '../util/errors.js';
 import { dinotrainVersion } from '../util/version.js';
 import { doctorCommand } from './doctor.js';
+import { embedCommand } from './embed.js';
+import { evalCommand } from './eval.js';
 import { pretrainCommand } from './pretrain.js';
 import { previewCommand } from './preview.js';
 
@@ -14,6 +16,8 @@ export function buildProgram() {
     .exitOverride();
   program.addCommand(pretrainCommand());
   program.addCommand(previewCommand());
+  program.addCommand(embedCommand());
+  program.addCommand(evalCommand());
   program.addCommand(doctorCommand());
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -98,7 +98,8 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
   try {
     loggers = await createLoggers(cfg.loggers.enabled, {
       outDir: cfg.out,
-      resumeStep: cfg.resume ? startStep : undefined,
+      // metrics are logged under the count of completed steps, so the resumed run's first row is startStep + 1
+      resumeStep: cfg.resume ? startStep + 1 : undefined,
       wandb: cfg.loggers.wandb,
       onWarning: (m) => log.warn(m),
       onInfo: (m) => log.info(m),
