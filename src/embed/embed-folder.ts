@@ -1,6 +1,6 @@
 // The in-process API behind `dinotrain embed`: every image under a folder through a backbone.onnx.
 import type { BackboneInfo } from './backbone-info.js';
-import { openBackbone, type OpenBackboneOptions } from './backbone.js';
+import { checkModelPath, openBackbone, type OpenBackboneOptions } from './backbone.js';
 import { embedFiles, type EmbedFilesOptions, type Embeddings } from './embed-files.js';
 import { scanImageFolder } from '../data/scan.js';
 import { UserError } from '../util/errors.js';
@@ -14,6 +14,7 @@ export interface FolderEmbeddings extends Embeddings {
 }
 
 export async function embedFolder(model: Uint8Array | string, dir: string, opts: EmbedFolderOptions = {}): Promise<FolderEmbeddings> {
+  await checkModelPath(model);
   const list = await scanImageFolder(dir);
   const files = Array.from({ length: list.length }, (_, i) => list.relativePath(i));
   const backbone = await openBackbone(model, opts);

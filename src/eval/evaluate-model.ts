@@ -1,7 +1,7 @@
 // The pipeline behind `dinotrain eval`: embed a labelled train and val folder with one backbone
 // session, then kNN and linear-probe accuracy.
 import type { BackboneInfo } from '../embed/backbone-info.js';
-import { openBackbone, type OpenBackboneOptions } from '../embed/backbone.js';
+import { checkModelPath, openBackbone, type OpenBackboneOptions } from '../embed/backbone.js';
 import { embedFiles, type EmbedFilesOptions, type Embeddings } from '../embed/embed-files.js';
 import { UserError } from '../util/errors.js';
 import { evaluateEmbeddings, type EvaluateOptions, type EvaluationResult } from './evaluate-embeddings.js';
@@ -26,6 +26,7 @@ function labelsOfKept(emb: Embeddings, files: string[], labels: number[]): numbe
 }
 
 export async function evaluateModel(model: Uint8Array | string, trainDir: string, valDir: string, opts: EvaluateModelOptions = {}): Promise<ModelEvaluation> {
+  await checkModelPath(model);
   const train = await listLabelledImages(trainDir, '--train');
   if (train.classes.length < 2) throw new UserError(`--train: need at least 2 classes with images, found ${train.classes.length} in ${trainDir}`);
   const val = await listLabelledImages(valDir, '--val', train.classes);

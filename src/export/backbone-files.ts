@@ -1,28 +1,84 @@
-// Writing the exported backbone: backbone.safetensors (timm/torchvision names and layouts) and backbone.onnx.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+// Writing the exported backbone: backbone.safetensors (timm/torchvision names, PyTorch layouts and dtypes) and
+// backbone.onnx. Each file is written to a temporary name, checked, and renamed into place, so a failed check
+// leaves no file behind (and never replaces a good one).
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BackboneModel } from '../models/registry.js';
 import type { BackboneWeights } from '../methods/method.js';
 import { dinotrainVersion } from '../util/version.js';
 import { backboneOnnx, type OnnxExportOptions } from './onnx.js';
-import { writeSafetensors, type TensorInput } from './safetensors.js';
+import { readSafetensors, writeSafetensors, type TensorInput } from './safetensors.js';
+import { toFloat32 } from './tensor-values.js';
+import { ExportVerificationError, verifyBackboneOnnx, type VerifyReport } from './verify.js';
+
+async function replaceAtomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    await write(tmp);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
 
 /** Safetensors with PyTorch dtypes: BatchNorm's num_batches_tracked is int64 as torch stores it. */
-export async function writeBackboneSafetensors(path: string, model: BackboneModel, w: BackboneWeights, method: string): Promise<void> {
+export function backboneSafetensorsTensors(model: BackboneModel, w: BackboneWeights): Map<string, TensorInput> {
   const int64 = new Set(model.spec().filter((p) => p.dtype === 'int64').map((p) => p.name));
   const tensors = new Map<string, TensorInput>();
   for (const [name, t] of w.tensors) {
     tensors.set(name, int64.has(name) ? { dtype: 'I64', shape: t.shape, data: BigInt64Array.from(t.data, (v) => BigInt(Math.round(v))) } : { dtype: 'F32', shape: t.shape, data: t.data });
   }
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeSafetensors(tmp, tensors, { format: 'pt', dinotrain_version: dinotrainVersion, model: model.name, method }, { fsync: true });
-  await rename(tmp, path);
+  return tensors;
 }
 
-export async function writeBackboneOnnx(path: string, model: BackboneModel, w: BackboneWeights, o: OnnxExportOptions): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, backboneOnnx(model, w.tensors, o));
-  await rename(tmp, path);
+/** Reads a written backbone.safetensors back: every tensor must come back with its name, shape and exact values. */
+export async function verifyBackboneSafetensors(path: string, w: BackboneWeights): Promise<number> {
+  const file = await readSafetensors(path);
+  if (file.tensors.size !== w.tensors.size) {
+    throw new ExportVerificationError(`export verification failed: ${path} holds ${file.tensors.size} tensors, expected ${w.tensors.size}`);
+  }
+  for (const [name, t] of w.tensors) {
+    const back = file.tensors.get(name);
+    const values = back && toFloat32(back);
+    if (!back || !values || back.shape.join() !== t.shape.join() || values.some((v, i) => !Object.is(v, t.data[i]))) {
+      throw new ExportVerificationError(`export verification failed: tensor '${name}' did not read back unchanged from ${path}`);
+    }
+  }
+  return file.tensors.size;
+}
+
+export async function writeBackboneSafetensors(
+  path: string,
+  model: BackboneModel,
+  w: BackboneWeights,
+  method: string,
+  extraMetadata: Record<string, string> = {},
+): Promise<void> {
+  const tensors = backboneSafetensorsTensors(model, w);
+  const metadata = { format: 'pt', dinotrain_version: dinotrainVersion, model: model.name, method, ...extraMetadata };
+  await replaceAtomically(path, async (tmp) => {
+    await writeSafetensors(tmp, tensors, metadata, { fsync: true });
+    await verifyBackboneSafetensors(tmp, w);
+  });
+}
+
+export interface WriteOnnxOptions extends OnnxExportOptions {
+  /** run the verification (default true) */
+  verify?: boolean;
+  /** ORT threads for the verification (default 1) */
+  threads?: number;
+}
+
+/** Writes backbone.onnx after verifying it (see verify.ts); returns the verification's numbers. */
+export async function writeBackboneOnnx(path: string, model: BackboneModel, w: BackboneWeights, o: WriteOnnxOptions): Promise<VerifyReport | undefined> {
+  const bytes = backboneOnnx(model, w.tensors, o);
+  let report: VerifyReport | undefined;
+  if (o.verify !== false) {
+    const batch = o.dynamicBatch === false ? (o.batchSize ?? 1) : 2;
+    report = await verifyBackboneOnnx(bytes, model, w.tensors, { imageSize: o.imageSize, batch, threads: o.threads });
+  }
+  await replaceAtomically(path, (tmp) => writeFile(tmp, bytes));
+  return report;
 }

@@ -1,34 +1,41 @@
-// The backbone's forward graph with its weights as named initializers: backbone.onnx. The same model function that
-// trains builds it, in eval mode (BatchNorm running statistics, no drop path, no masks).
-import { Graph, toBytes } from '../graph/index.js';
-import { graphParams } from '../models/graph-params.js';
+// backbone.onnx: the backbone's eval-mode forward graph (backbone-graph.ts) with its weights as named initializers
+// (timm/torchvision names) and metadata_props that tell embed/eval how to preprocess images.
+import onnxProto from 'onnx-proto';
+import { toModelProto } from '../graph/index.js';
 import type { BackboneModel } from '../models/registry.js';
-import { dinotrainVersion } from '../util/version.js';
 import type { SerializedTensor } from '../methods/method.js';
+import { UserError } from '../util/errors.js';
+import { dinotrainVersion } from '../util/version.js';
+import { buildBackboneGraph } from './backbone-graph.js';
+import { convertToOpset17, SUPPORTED_OPSETS, type Opset } from './opset.js';
+
+const { onnx } = onnxProto;
 
 export interface OnnxExportOptions {
   imageSize: number;
   method: string;
   mean: readonly number[];
   std: readonly number[];
-  /** batch dimension symbolic (default true) */
+  /** batch dimension symbolic (default true); false fixes it to batchSize */
   dynamicBatch?: boolean;
+  /** the fixed batch size when dynamicBatch is false (default 1) */
   batchSize?: number;
+  /** 18 (default, the builder's) or 17 */
+  opset?: number;
+  /** which network the weights come from ('teacher', 'student'), written to the metadata */
+  part?: string;
+  /** the config's model_args (architecture overrides), written to the metadata when not empty */
+  modelArgs?: Readonly<Record<string, unknown>>;
 }
 
-export function backboneOnnx(model: BackboneModel, weights: ReadonlyMap<string, SerializedTensor>, o: OnnxExportOptions): Uint8Array {
-  if (model.patchSize && o.imageSize % model.patchSize !== 0) {
-    throw new Error(`image size ${o.imageSize} is not a multiple of the patch size ${model.patchSize}`);
+export function checkOpset(opset: number): Opset {
+  if (!(SUPPORTED_OPSETS as readonly number[]).includes(opset)) {
+    throw new UserError(`--opset ${opset} is not supported: dinotrain writes opset 18 (its graphs' own) or 17 (rewritten: Reduce axes as attributes)`);
   }
-  const values = new Map<string, Float32Array>();
-  for (const [name, t] of weights) values.set(name, t.data);
-  const g = new Graph({ name: 'dinotrain_backbone', paramValues: values });
-  const specs = model.spec().filter((p) => values.has(p.name));
-  const P = graphParams(g, specs);
-  const batch = o.dynamicBatch === false ? (o.batchSize ?? 1) : 'N';
-  const images = g.input('images', [batch, 3, o.imageSize, o.imageSize]);
-  const out = model.forward(g, P, images, { bnMode: 'eval' });
-  const outputs = { embedding: out.cls, ...(out.patchTokens ? { patch_tokens: out.patchTokens } : {}) };
+  return opset as Opset;
+}
+
+export function backboneMetadata(model: BackboneModel, o: OnnxExportOptions): Record<string, string> {
   const metadata: Record<string, string> = {
     dinotrain_version: dinotrainVersion,
     method: o.method,
@@ -36,7 +43,22 @@ export function backboneOnnx(model: BackboneModel, weights: ReadonlyMap<string, 
     image_size: String(o.imageSize),
     mean: JSON.stringify(o.mean),
     std: JSON.stringify(o.std),
+    embed_dim: String(model.embedDim),
   };
   if (model.patchSize) metadata.patch_size = String(model.patchSize);
-  return toBytes(g, outputs, { metadata, producerName: 'dinotrain' }).bytes;
+  if (o.part) metadata.part = o.part;
+  if (o.modelArgs && Object.keys(o.modelArgs).length > 0) metadata.model_args = JSON.stringify(o.modelArgs);
+  return metadata;
+}
+
+export function backboneOnnx(model: BackboneModel, weights: ReadonlyMap<string, SerializedTensor>, o: OnnxExportOptions): Uint8Array {
+  const opset = checkOpset(o.opset ?? 18);
+  const values = new Map<string, Float32Array>();
+  for (const [name, t] of weights) values.set(name, t.data);
+  const batch = o.dynamicBatch === false ? (o.batchSize ?? 1) : 'N';
+  const { g, outputs } = buildBackboneGraph(model, { imageSize: o.imageSize, batch, values });
+  const { model: proto } = toModelProto(g, outputs, { metadata: backboneMetadata(model, o), producerName: 'dinotrain' });
+  proto.producerVersion = dinotrainVersion;
+  if (opset === 17) convertToOpset17(proto);
+  return onnx.ModelProto.encode(proto).finish();
 }
