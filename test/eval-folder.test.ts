@@ -95,6 +95,7 @@ test('folder errors: no class folders, one class, unknown val class, missing fol
   await writeFile(join(extra, 'zebra', 'z.png'), 'x');
   await assert.rejects(evaluateModel(model, join(dir, 'train'), extra), userError(/'zebra'.*no counterpart/));
   await assert.rejects(evaluateModel(model, join(dir, 'nope'), join(dir, 'val')), userError(/--train folder not found/));
+  await assert.rejects(evaluateModel(join(dir, 'missing.onnx'), join(dir, 'nope'), join(dir, 'val')), userError(/model file not found/), 'model checked before folders');
   const empty = join(dir, 'empty-classes');
   await mkdir(join(empty, 'a'), { recursive: true });
   await mkdir(join(empty, 'b'), { recursive: true });

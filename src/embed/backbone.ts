@@ -1,6 +1,5 @@
 // An ONNX Runtime session over a backbone.onnx that turns a batch of normalised images into embeddings.
-import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { defaultThreads, resolveDevice, type Device } from '../engine/providers.js';
 import { UserError } from '../util/errors.js';
@@ -23,25 +22,28 @@ export interface Backbone {
   release(): Promise<void>;
 }
 
-/** Fails fast (before any folder is scanned) when a model path does not name a readable file. */
-export async function checkModelPath(model: Uint8Array | string): Promise<void> {
-  if (typeof model === 'string') await loadModelBytes(model, false);
+function modelFileError(model: string, err: unknown): UserError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new UserError(`model file not found: ${model}`);
+  if (code === 'EISDIR') return new UserError(`--model must be an .onnx file, got a directory: ${model}`);
+  return new UserError(`cannot read model ${model}: ${(err as Error).message}`);
 }
 
-async function loadModelBytes(model: Uint8Array | string, read = true): Promise<{ bytes: Uint8Array; label: string }> {
+/** Fails fast (before any folder is scanned) when a model path does not name a readable file. */
+export async function checkModelPath(model: Uint8Array | string): Promise<void> {
+  if (typeof model !== 'string') return;
+  const s = await stat(model).catch((err: unknown) => {
+    throw modelFileError(model, err);
+  });
+  if (s.isDirectory()) throw modelFileError(model, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
+}
+
+async function loadModelBytes(model: Uint8Array | string): Promise<{ bytes: Uint8Array; label: string }> {
   if (typeof model !== 'string') return { bytes: model, label: 'the model' };
   try {
-    if (!read) {
-      await access(model, constants.R_OK);
-      if ((await stat(model)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      return { bytes: new Uint8Array(0), label: model };
-    }
     return { bytes: await readFile(model), label: model };
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`model file not found: ${model}`);
-    if (code === 'EISDIR') throw new UserError(`--model must be an .onnx file, got a directory: ${model}`);
-    throw new UserError(`cannot read model ${model}: ${(err as Error).message}`);
+    throw modelFileError(model, err);
   }
 }
 

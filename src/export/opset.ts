@@ -25,8 +25,8 @@ const CHANGED_IN_18 = new Set([
 function constInts(model: ModelProto, name: string): number[] | undefined {
   const graph = model.graph!;
   const t =
-    graph.initializer.find((i) => i.name === name) ??
-    graph.node.find((n) => n.opType === 'Constant' && n.output?.[0] === name)?.attribute?.find((a) => a.name === 'value')?.t;
+    (graph.initializer ?? []).find((i) => i.name === name) ??
+    (graph.node ?? []).find((n) => n.opType === 'Constant' && n.output?.[0] === name)?.attribute?.find((a) => a.name === 'value')?.t;
   if (!t || t.dataType !== onnx.TensorProto.DataType.INT64) return undefined;
   if (t.rawData && t.rawData.length) {
     const raw = t.rawData;
@@ -44,7 +44,8 @@ function setInts(node: NodeProto, name: string, values: number[]): void {
 /** Rewrites an opset-18 model in place to opset 17; throws (a plain Error: our own graph) on what it cannot. */
 export function convertToOpset17(model: ModelProto): void {
   const graph = model.graph!;
-  for (const node of graph.node) {
+  const nodes = graph.node ?? [];
+  for (const node of nodes) {
     const op = node.opType ?? '';
     if (node.domain) continue;
     if (CHANGED_IN_18.has(op)) throw new Error(`opset 17: the graph uses ${op}, whose opset-18 form has no opset-17 rewrite here`);
@@ -65,9 +66,9 @@ export function convertToOpset17(model: ModelProto): void {
   }
   // Constants only the rewritten nodes read are now dead: drop them.
   const used = new Set<string>();
-  for (const n of graph.node) for (const i of n.input ?? []) used.add(i);
-  for (const o of graph.output) used.add(o.name ?? '');
-  graph.node = graph.node.filter((n) => n.opType !== 'Constant' || used.has(n.output?.[0] ?? ''));
-  graph.initializer = graph.initializer.filter((t) => used.has(t.name ?? ''));
+  for (const n of nodes) for (const i of n.input ?? []) used.add(i);
+  for (const o of graph.output ?? []) used.add(o.name ?? '');
+  graph.node = nodes.filter((n) => n.opType !== 'Constant' || used.has(n.output?.[0] ?? ''));
+  graph.initializer = (graph.initializer ?? []).filter((t) => used.has(t.name ?? ''));
   for (const o of model.opsetImport) if (!o.domain) o.version = 17;
 }

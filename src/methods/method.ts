@@ -51,6 +51,11 @@ export interface TrainingMethod {
   stateTensors(): Map<string, SerializedTensor>;
   /** restores what stateTensors() saved */
   loadStateTensors(tensors: ReadonlyMap<string, SerializedTensor>): void;
+  /**
+   * starts every backbone network (student and, where there is one, teacher) from these tensors: timm/torchvision
+   * backbone names, every backbone tensor present with its spec shape (applyInitWeights checks that first)
+   */
+  loadBackbone?(tensors: ReadonlyMap<string, SerializedTensor>): void;
   /** the backbone to export: 'teacher' (DINO/DINOv2 default) or 'student' */
   backbone(part: 'student' | 'teacher'): BackboneWeights;
   readonly defaultExportPart: 'student' | 'teacher';

@@ -126,7 +126,7 @@ export class SimClr implements TrainingMethod {
   }
 
   /** BatchNorm running statistics (backbone and head) from the step's batch statistics; no teacher, no EMA. */
-  afterStep(): void {
+  afterStep(_s?: StepScalars): void {
     this.student.updateBatchNorm(this.lastStats);
     this.lastStats = [];
   }
@@ -140,7 +140,7 @@ export class SimClr implements TrainingMethod {
   }
 
   /** The student's backbone (SimCLR has no teacher, so `part` does not matter). */
-  backbone(): BackboneWeights {
+  backbone(_part?: 'student' | 'teacher'): BackboneWeights {
     const names = new Set(this.model.spec().map((p) => p.name).filter((n) => this.model.isExportKey(n)));
     return { model: this.model.name, tensors: this.student.tensors('', (n) => names.has(n)) };
   }

@@ -1,8 +1,10 @@
-// Spawns the CLI from source and collects its exit code and output.
+// Spawns the built CLI (bin/dinotrain.js -> dist/, compiled by `npm test`'s pretest step) and collects its exit
+// code and output. Set DINOTRAIN_TEST_FROM_SOURCE=1 to run src/ through tsx instead (slower start, no build needed).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const FROM_SOURCE = !!process.env.DINOTRAIN_TEST_FROM_SOURCE;
+const CLI = fileURLToPath(new URL(FROM_SOURCE ? './cli.ts' : '../../bin/dinotrain.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface CliResult {
@@ -13,7 +15,7 @@ export interface CliResult {
 }
 
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(process.execPath, [...(FROM_SOURCE ? ['--import', 'tsx'] : []), CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, DINOTRAIN_DEBUG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,11 @@
+import { resolvePretrainConfig } from '../src/config/load.js';
+import { Dino } from '../src/methods/dino.js';
+import * as sess from '../src/engine/session.js';
+import * as ort from 'onnxruntime-node';
+const cfg = resolvePretrainConfig({ method_args: { output_dim: 4096 }, transforms: { global: { size: 96, count: 2 }, local: { size: 48, count: 6 } } }, { data: 'x', out: 'y', batch_size: 32, model: 'vit-tiny/16' });
+const orig = ort.InferenceSession.create;
+(ort.InferenceSession as any).create = async (...a: any[]) => { const t = performance.now(); const r = await (orig as any).apply(ort.InferenceSession, a); console.log('session create ms', (performance.now() - t).toFixed(0), 'bytes', a[0].length); return r; };
+const m = new Dino({ cfg, datasetSize: 100, session: { providers: ['cpu'], threads: 2 } });
+let t0 = performance.now();
+await m.init();
+console.log('init ms', (performance.now() - t0).toFixed(0));
