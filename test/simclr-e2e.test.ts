@@ -2,18 +2,15 @@
 // (metrics, checkpoints with the BN buffers, the exported backbone), then a resume from step 3 that must reproduce
 // steps 4..6 and the final checkpoint exactly.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../src/export/safetensors.js';
 import { resnetConfig, resnetSpec } from '../src/models/resnet-spec.js';
+import { runCli } from './helpers/run-cli.js';
 
-const run = promisify(execFile);
-const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'dinotrain-simclr-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -23,11 +20,13 @@ writeFileSync(config, 'model_args:\n  width: 8\nmethod_args:\n  hidden_dim: 64\n
 
 async function pretrain(out: string, extra: string[] = []) {
   const args = [
-    '--import', 'tsx', 'test/helpers/cli.ts', 'pretrain', '--config', config, '--data', 'examples/images', '--out', out,
+    'pretrain', '--config', config, '--data', 'examples/images', '--out', out,
     '--method', 'simclr', '--model', 'resnet18', '--steps', String(STEPS), '--batch-size', '8', '--global-size', '32',
     '--log-every', '1', '--checkpoint-every', '3', '--threads', '1', '--num-workers', '2', '--loggers', 'jsonl', ...extra,
   ];
-  return run(process.execPath, args, { cwd: root, timeout: 60_000 });
+  const r = await runCli([...args]);
+  assert.equal(r.code, 0, r.stderr);
+  return r;
 }
 
 const metrics = (out: string) =>

@@ -16,7 +16,7 @@ export function exportCommand() {
     .addOption(new Option('--part <part>', 'network to export (default: teacher for dino/dinov2, student for simclr)').choices(BACKBONE_PARTS))
     .option('--image-size <px>', "ONNX input size (default: the checkpoint's global crop size)", positiveInt('image-size'))
     .option('--opset <n>', 'ONNX opset: 18, or 17 for older runtimes', positiveInt('opset'), 18)
-    .option('--dynamic-batch', 'symbolic batch dimension (default)', true)
+    .option('--dynamic-batch', 'symbolic batch dimension', true)
     .option('--no-dynamic-batch', 'fix the batch dimension to --batch-size')
     .option('--batch-size <n>', 'the fixed batch size with --no-dynamic-batch', positiveInt('batch-size'), 1)
     .option('--threads <n>', 'threads for the verification run (default: all cores)', positiveInt('threads'))

@@ -25,7 +25,8 @@ export const dinoArgsSchema = z
     center_momentum: prob.default(0.9),
     momentum_start: prob.default(0.996),
     momentum_end: prob.default(1.0),
-    freeze_last_layer_steps: nonNegInt.default(0),
+    /** Steps with the head's last layer frozen; 'auto': one epoch, as DINO does (freeze_last_layer = 1 epoch). */
+    freeze_last_layer_steps: z.union([nonNegInt, z.literal('auto')]).default('auto'),
   })
   .strict();
 

@@ -33,7 +33,7 @@ type DinoArgs = {
   output_dim: number | 'auto';
   student_temp: number;
   center_momentum: number;
-  freeze_last_layer_steps: number;
+  freeze_last_layer_steps: number | 'auto';
 };
 
 /** BN statistics outputs are named 'bn_mean:<layer>' / 'bn_var:<layer>'. */
@@ -165,7 +165,9 @@ export class Dino implements TrainingMethod {
   }
 
   frozenAt(step: number): readonly string[] {
-    return step < this.args.freeze_last_layer_steps ? ['dino_head.last_layer.weight_v'] : [];
+    const f = this.args.freeze_last_layer_steps;
+    const steps = f === 'auto' ? Math.floor(this.ctx.datasetSize / Math.max(1, this.ctx.cfg.batch_size)) : f;
+    return step < steps ? ['dino_head.last_layer.weight_v'] : [];
   }
 
   async forwardBackward(batch: Batch, s: StepScalars): Promise<StepResult> {

@@ -3,7 +3,11 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
 
-export function prepareOutDir(out: string, opts: { resume: boolean; overwrite: boolean; data: string }): void {
+/**
+ * Checks the output folder without touching it (so a run that fails its other checks leaves it as it was);
+ * returns the function that clears (--overwrite) and creates it, to call right before the run writes anything.
+ */
+export function checkOutDir(out: string, opts: { resume: boolean; overwrite: boolean; data: string }): () => void {
   if (opts.resume && opts.overwrite) throw new UserError('--resume and --overwrite contradict each other: choose one');
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UserError(`out: ${out} exists and is not a directory`);
   const entries = existsSync(out) ? readdirSync(out) : [];
@@ -12,7 +16,7 @@ export function prepareOutDir(out: string, opts: { resume: boolean; overwrite: b
     if (!existsSync(last) && !existsSync(`${last}.old`)) {
       throw new UserError(`--resume: no checkpoint at ${last}; start a run there first (without --resume)`);
     }
-    return;
+    return () => {};
   }
   if (entries.length > 0) {
     if (!opts.overwrite) {
@@ -23,7 +27,9 @@ export function prepareOutDir(out: string, opts: { resume: boolean; overwrite: b
     if (data === abs || data.startsWith(abs + '/') || abs === resolve('/') || abs === resolve(process.env.HOME ?? '/nonexistent')) {
       throw new UserError(`--overwrite would delete ${abs}, which holds the data or is too broad; pick another --out`);
     }
-    for (const e of entries) rmSync(join(out, e), { recursive: true, force: true });
   }
-  mkdirSync(out, { recursive: true });
+  return () => {
+    for (const e of entries) rmSync(join(out, e), { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+  };
 }

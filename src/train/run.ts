@@ -18,18 +18,18 @@ import { createLog, type LogFormat } from '../util/log.js';
 import { dinotrainVersion, packageVersion } from '../util/version.js';
 import { checkCompatible, loadCheckpoint, saveCheckpoints } from './checkpoint.js';
 import { createOptimizer, resolveOptim, Schedules } from './hyperparams.js';
-import { prepareOutDir } from './out-dir.js';
+import { checkOutDir } from './out-dir.js';
 import { StopSignal } from './signals.js';
 import { train } from './trainer.js';
 import { writeFileSync } from 'node:fs';
+import { UserError } from '../util/errors.js';
 
 export interface RunOptions {
   logFormat?: LogFormat;
 }
 
 export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): Promise<void> {
-  prepareOutDir(cfg.out, { resume: cfg.resume, overwrite: cfg.overwrite, data: cfg.data });
-  const log = createLog({ file: join(cfg.out, 'train.log'), format: opts.logFormat });
+  const prepareOut = checkOutDir(cfg.out, { resume: cfg.resume, overwrite: cfg.overwrite, data: cfg.data });
   const device = resolveDevice(cfg.device);
   const threads = cfg.threads ?? defaultThreads();
   const files = await scanImageFolder(cfg.data);
@@ -37,15 +37,22 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
   if (model.patchSize) {
     for (const [name, size] of [['global', cfg.transforms.global.size], ['local', cfg.transforms.local.size]] as const) {
       if ((name === 'global' || cfg.transforms.local.count > 0) && size % model.patchSize !== 0) {
-        throw new (await import('../util/errors.js')).UserError(
+        throw new UserError(
           `transforms.${name}.size: ${size} px is not a multiple of ${model.name}'s patch size ${model.patchSize}`,
         );
       }
     }
   }
   const batchesPerEpoch = Math.floor(files.length / cfg.batch_size);
-  const totalSteps = cfg.steps ?? (cfg.epochs ?? 1) * Math.max(1, batchesPerEpoch);
-  writeFileSync(join(cfg.out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  if (batchesPerEpoch === 0) {
+    throw new UserError(`batch_size: ${cfg.batch_size} is larger than the dataset (${files.length} images in ${cfg.data}); use a smaller --batch-size`);
+  }
+  const totalSteps = cfg.steps ?? (cfg.epochs ?? 1) * batchesPerEpoch;
+  const method = await createMethod(cfg.method, { cfg, datasetSize: files.length, session: { providers: device.providers, threads } });
+
+  // every check has passed: only now is the output folder cleared (--overwrite) and written
+  prepareOut();
+  const log = createLog({ file: join(cfg.out, 'train.log'), format: opts.logFormat });
   log.info(
     {
       dinotrain: dinotrainVersion,
@@ -64,7 +71,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
   );
 
   log.debug({ config: cfg }, 'resolved config');
-  const method = await createMethod(cfg.method, { cfg, datasetSize: files.length, session: { providers: device.providers, threads } });
+  writeFileSync(join(cfg.out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
   const optim = resolveOptim(cfg, totalSteps, Math.max(1, batchesPerEpoch));
   const optimizer = createOptimizer(optim, method.params);
   const schedules = new Schedules(optim, totalSteps, cfg.batch_size, cfg.method_args as Record<string, number>);

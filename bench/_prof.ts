@@ -1,0 +1,13 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { resolvePretrainConfig } from '../src/config/load.js';
+import { Dino } from '../src/methods/dino.js';
+const K = Number(process.env.K ?? 4096);
+const cfg = resolvePretrainConfig({ method_args: { output_dim: K }, transforms: { global: { size: 96, count: 2 }, local: { size: 48, count: 6 } } }, { data: 'x', out: 'y', batch_size: 32, model: 'vit-tiny/16' });
+process.env.DINOTRAIN_ORT_PROFILE = '/tmp/dtprof/p';
+const m = new Dino({ cfg, datasetSize: 100, session: { providers: ['cpu'], threads: 2 } });
+await m.init();
+const B = 32;
+const batch: any = { size: B, epoch: 0, batch: 0, waitMs: 0, views: [...Array(2)].map(() => new Float32Array(B * 3 * 96 * 96).map(() => Math.random())).concat([...Array(6)].map(() => new Float32Array(B * 3 * 48 * 48).map(() => Math.random()))), viewSizes: [96, 96, 48, 48, 48, 48, 48, 48] };
+const s: any = { step: 0, totalSteps: 10, lr: 1e-4, weightDecay: 0.04, momentum: 0.996, teacherTemp: 0.04 };
+for (let i = 0; i < 3; i++) await m.forwardBackward(batch, s);
+await m.release();

@@ -1,0 +1,68 @@
+// A pretraining checkpoint (or the same backbone at its random init) as backbone.onnx bytes, built in-process with
+// src/export/onnx.ts from the weights the method deploys: the EMA teacher for DINO / DINOv2, the student for SimCLR.
+import { join } from 'node:path';
+import { readSafetensors } from '../../src/export/safetensors.js';
+import { backboneOnnx } from '../../src/export/onnx.js';
+import type { SerializedTensor } from '../../src/methods/method.js';
+import { getModel, type BackboneModel } from '../../src/models/registry.js';
+import { modelOverrides, type ModelArgs } from '../../src/models/overrides.js';
+import { initParams } from '../../src/models/params.js';
+import { Rng } from '../../src/util/rng.js';
+
+/** The parts of a run's config.json this bench reads. */
+export interface RunConfig {
+  method: string;
+  model: string;
+  model_args?: ModelArgs;
+  seed: number;
+  transforms: { global: { size: number }; normalize: { mean: [number, number, number]; std: [number, number, number] } };
+}
+
+export function deployedPrefix(method: string): string {
+  return method === 'simclr' ? 'student.' : 'teacher.';
+}
+
+export function runModel(cfg: RunConfig): BackboneModel {
+  return getModel(cfg.model, modelOverrides(cfg.model_args, { maskToken: cfg.method === 'dinov2' }));
+}
+
+function toOnnx(cfg: RunConfig, model: BackboneModel, weights: Map<string, SerializedTensor>): Uint8Array {
+  const n = cfg.transforms.normalize;
+  return backboneOnnx(model, weights, { imageSize: cfg.transforms.global.size, method: cfg.method, mean: n.mean, std: n.std });
+}
+
+export interface CheckpointBackbone {
+  onnx: Uint8Array;
+  /** Sum of |w| over the backbone weights: a cheap fingerprint showing the weights differ between checkpoints. */
+  absSum: number;
+}
+
+function absSum(weights: Map<string, SerializedTensor>): number {
+  let s = 0;
+  for (const t of weights.values()) for (let i = 0; i < t.data.length; i++) s += Math.abs(t.data[i]);
+  return s;
+}
+
+export async function checkpointBackbone(cfg: RunConfig, checkpointDir: string): Promise<CheckpointBackbone> {
+  const model = runModel(cfg);
+  const file = await readSafetensors(join(checkpointDir, 'model.safetensors'));
+  const prefix = deployedPrefix(cfg.method);
+  const weights = new Map<string, SerializedTensor>();
+  for (const p of model.spec()) {
+    if (!model.isExportKey(p.name)) continue;
+    const t = file.tensors.get(prefix + p.name);
+    if (!t) throw new Error(`${checkpointDir}: no tensor '${prefix + p.name}'`);
+    weights.set(p.name, { shape: p.shape, data: Float32Array.from(t.data as ArrayLike<number>) });
+  }
+  return { onnx: toOnnx(cfg, model, weights), absSum: absSum(weights) };
+}
+
+/** The backbone as every method initialises it (src/methods/*.ts: Network.init(specs, new Rng(seed).fork(0x5eed))). */
+export function randomInitBackbone(cfg: RunConfig): CheckpointBackbone {
+  const model = runModel(cfg);
+  // Init over the full backbone spec (dinov2's includes mask_token) so each tensor draws from the same rng fork.
+  const values = initParams(model.spec(), new Rng(cfg.seed).fork(0x5eed));
+  const specs = model.spec().filter((p) => model.isExportKey(p.name));
+  const weights = new Map<string, SerializedTensor>(specs.map((p) => [p.name, { shape: p.shape, data: values.get(p.name)! }]));
+  return { onnx: toOnnx(cfg, model, weights), absSum: absSum(weights) };
+}
