@@ -3,7 +3,7 @@
 //
 //   node --import tsx bench/quality.ts data   [--out bench/out/fashion-mnist] [--count 10000] [--size 32]
 //   node --import tsx bench/quality.ts train  --name NAME --config FILE --steps N --every N [--timeout-min 20] [-- extra flags]
-//   node --import tsx bench/quality.ts eval   --runs NAME[,NAME...] [--data bench/out/fashion-mnist]
+//   node --import tsx bench/quality.ts eval   --runs NAME[,NAME...] [--every M (checkpoints at multiples of M)] [--data DIR]
 //   node --import tsx bench/quality.ts report (docs/quality.md table body + docs/quality-knn.png)
 //
 // Runs live in bench/out/q-<NAME>; results accumulate in bench/out/quality-results.json.
@@ -36,7 +36,8 @@ export interface EvalPoint {
   cpuMin?: number;
   /** training loss logged nearest to (at or before) this step */
   loss?: number;
-  weightsAbsSum: number;
+  /** ||w - w_init|| / ||w_init|| of the evaluated backbone weights */
+  drift: number;
   evalS: number;
 }
 
@@ -123,7 +124,7 @@ function lossAt(runDir: string, step: number): number | undefined {
   return best;
 }
 
-async function evalRuns(names: string[], dataDir: string): Promise<void> {
+async function evalRuns(names: string[], dataDir: string, every: number): Promise<void> {
   const results = loadResults();
   const cache = new Map<string, { train: EvalImages; test: EvalImages }>();
   for (const name of names) {
@@ -149,6 +150,7 @@ async function evalRuns(names: string[], dataDir: string): Promise<void> {
       .map((d) => /^step-(\d+)$/.exec(d))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => Number(m[1]))
+      .filter((s) => s % every === 0)
       .sort((a, b) => a - b);
     const prev = results.runs[name];
     const points: EvalPoint[] = [];
@@ -172,11 +174,11 @@ async function evalRuns(names: string[], dataDir: string): Promise<void> {
         wallMin: step === 0 ? 0 : st ? st.wallS / 60 : undefined,
         cpuMin: step === 0 ? 0 : st ? st.cpuS / 60 : undefined,
         loss: step === 0 ? undefined : lossAt(runDir, step),
-        weightsAbsSum: bb.absSum,
+        drift: bb.drift,
         evalS: (performance.now() - t0) / 1000,
       };
       points.push(p);
-      console.error(`${name} step ${step}: kNN top-1 ${(100 * p.knnTop1).toFixed(2)}% top-5 ${(100 * (p.knnTop5 ?? 0)).toFixed(2)}% (loss ${p.loss?.toFixed(4)}, |w| ${p.weightsAbsSum.toFixed(1)}, eval ${p.evalS.toFixed(1)} s)`);
+      console.error(`${name} step ${step}: kNN top-1 ${(100 * p.knnTop1).toFixed(2)}% top-5 ${(100 * (p.knnTop5 ?? 0)).toFixed(2)}% (loss ${p.loss?.toFixed(4)}, drift ${p.drift.toFixed(4)}, eval ${p.evalS.toFixed(1)} s)`);
     }
     results.runs[name] = {
       name,
@@ -209,7 +211,7 @@ if (cmd === 'data') {
     '--steps', arg('steps'), '--checkpoint-every', arg('every'), '--log-every', '10', '--loggers', 'jsonl', ...extra];
   console.log(JSON.stringify(await timedPretrain(join(OUT, `q-${name}`), Number(arg('timeout-min', '20')), flags)));
 } else if (cmd === 'eval') {
-  await evalRuns(arg('runs').split(','), arg('data', join(OUT, 'fashion-mnist')));
+  await evalRuns(arg('runs').split(','), arg('data', join(OUT, 'fashion-mnist')), Number(arg('every', '1')));
 } else if (cmd === 'report') {
   await writeReport(loadResults(), 'docs/quality-knn.png');
 } else {

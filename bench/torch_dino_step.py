@@ -12,13 +12,19 @@
 # does), DINO head 192-2048-2048-256 -> weight-normalised K prototypes (weight_g fixed at 1). Synthetic inputs.
 import argparse
 import json
-import math
+import os
+import resource
 import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+def rss_mib():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
 
 
 class Attention(nn.Module):
@@ -128,6 +134,7 @@ class DinoStep:
 
     def step(self):
         a = self.a
+        c0 = time.process_time()
         t0 = time.perf_counter()
         with torch.no_grad():
             t = self.teacher(self.globals)
@@ -154,7 +161,10 @@ class DinoStep:
             self.center.mul_(0.9).add_(t.mean(0, keepdim=True), alpha=0.1)
         t3 = time.perf_counter()
         ms = lambda x: round(x * 1000, 2)
-        return {'ms': ms(t3 - t0), 'teacher': ms(t1 - t0), 'student': ms(t2 - t1), 'optim': ms(t3 - t2), 'loss': loss.item()}
+        cpu = time.process_time() - c0
+        return {'ms': ms(t3 - t0), 'phases': {'teacher': ms(t1 - t0), 'student': ms(t2 - t1), 'optim': ms(t3 - t2)},
+                'loss': loss.item(), 'cpuShare': cpu / (t3 - t0), 'rssMiB': rss_mib(),
+                'maxRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def main():

@@ -18,7 +18,9 @@ import { modelOverrides } from '../src/models/overrides.js';
 import { getModel } from '../src/models/registry.js';
 import { applyInitWeights } from '../src/train/init-weights.js';
 import { UserError } from '../src/util/errors.js';
-import { runExportCli } from './fixtures/export/cli.js';
+import { runCli } from './helpers/run-cli.js';
+
+const runExportCli = (args: string[]) => runCli(['export', ...args]);
 import { relErr } from './fixtures/models/fixture.js';
 import { runCli, tinyDinoArgs } from './helpers/run-cli.js';
 
@@ -127,8 +129,8 @@ test('bad inputs: clear UserErrors (exit 2)', async () => {
   mkdirSync(empty);
   await expectUserError({ checkpoint: empty, out }, /not a dinotrain checkpoint: state\.json is missing/);
   await expectUserError({ checkpoint: run, out }, /state\.json is missing \(it looks like a run folder: try --checkpoint .*checkpoints\/last\)/);
-  const onnxFile = join(tmp, 'teacher.onnx');
-  if (!existsSync(onnxFile)) writeFileSync(onnxFile, 'x');
+  const onnxFile = join(tmp, 'someone-elses.onnx');
+  writeFileSync(onnxFile, 'not a checkpoint');
   await expectUserError({ checkpoint: onnxFile, out }, /is not a directory — it is an ONNX file; --checkpoint takes a checkpoint directory/);
   await expectUserError({ checkpoint: ck, out, imageSize: 36 }, /image size 36 is not a multiple of vit-tiny\/8's patch size 8/);
   await expectUserError({ checkpoint: ck, out, format: 'pt' as never }, /unknown --format 'pt'/);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { writeBackboneOnnx, writeBackboneSafetensors } from '../src/export/backbone-files.js';
 import { backboneOnnx } from '../src/export/onnx.js';
@@ -184,7 +185,6 @@ for (const c of CASES) {
 
 // ---------------------------------------------------------------- helpers
 
-import onnxProto from 'onnx-proto';
 function decodeNodes(bytes: Uint8Array) {
   const m = onnxProto.onnx.ModelProto.decode(bytes);
   return (m.graph?.node ?? []).map((n) => ({ opType: n.opType ?? '', input: n.input ?? [], attribute: n.attribute ?? [] }));

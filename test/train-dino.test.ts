@@ -1,6 +1,6 @@
 // End to end: `dinotrain pretrain --method dino` on the bundled photos with a tiny ViT.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -97,4 +97,28 @@ test('a NaN loss stops the run with exit 1 and keeps the last good checkpoint', 
   assert.ok(state.step >= 1);
   const ck = await readSafetensors(join(out, 'checkpoints/last/model.safetensors'));
   for (const [, t] of ck.tensors) for (const v of t.data as Float32Array) assert.ok(Number.isFinite(v));
+});
+
+test('--init-weights starts from an exported backbone; val_data logs kNN accuracy while training', async () => {
+  const a = join(tmp, 'init-a');
+  assert.equal((await runCli(tinyDinoArgs(a, ['--steps', '2']))).code, 0);
+  // labelled folders from the bundled photos: the class is the photo a crop comes from
+  const labelled = join(tmp, 'labelled');
+  for (const f of readdirSync('examples/images')) {
+    const [cls, idx] = f.replace('.jpg', '').split('-');
+    const split = Number(idx) % 2 === 0 ? 'train' : 'val';
+    mkdirSync(join(labelled, split, cls), { recursive: true });
+    cpSync(join('examples/images', f), join(labelled, split, cls, f));
+  }
+  const cfg = join(tmp, 'val.yaml');
+  writeFileSync(cfg, `${readFileSync('test/fixtures/tiny-dino.yaml', 'utf8')}\nval_data: { train: ${join(labelled, 'train')}, val: ${join(labelled, 'val')}, every: 2, k: 3 }\n`);
+  const b = join(tmp, 'init-b');
+  const args = tinyDinoArgs(b, ['--steps', '4', '--init-weights', join(a, 'exported_models/backbone.safetensors')]);
+  args[args.indexOf('--config') + 1] = cfg;
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(join(b, 'train.log'), 'utf8'), /backbone initialised from .*backbone\.safetensors/);
+  const knn = readMetrics(b).filter((x) => x.knn_top1 !== undefined);
+  assert.deepEqual(knn.map((x) => x.step), [2, 4]);
+  for (const x of knn) assert.ok(x.knn_top1 >= 0 && x.knn_top1 <= 1);
 });

@@ -33,14 +33,27 @@ function toOnnx(cfg: RunConfig, model: BackboneModel, weights: Map<string, Seria
 
 export interface CheckpointBackbone {
   onnx: Uint8Array;
-  /** Sum of |w| over the backbone weights: a cheap fingerprint showing the weights differ between checkpoints. */
-  absSum: number;
+  /** ||w - w_init|| / ||w_init|| over the backbone weights: shows the evaluated weights did move (0 at init). */
+  drift: number;
 }
 
-function absSum(weights: Map<string, SerializedTensor>): number {
-  let s = 0;
-  for (const t of weights.values()) for (let i = 0; i < t.data.length; i++) s += Math.abs(t.data[i]);
-  return s;
+function initWeights(cfg: RunConfig, model: BackboneModel): Map<string, SerializedTensor> {
+  // Init over the full backbone spec (dinov2's includes mask_token) so each tensor draws from the same rng fork.
+  const values = initParams(model.spec(), new Rng(cfg.seed).fork(0x5eed));
+  const specs = model.spec().filter((p) => model.isExportKey(p.name));
+  return new Map<string, SerializedTensor>(specs.map((p) => [p.name, { shape: p.shape, data: values.get(p.name)! }]));
+}
+
+function drift(weights: Map<string, SerializedTensor>, init: Map<string, SerializedTensor>): number {
+  let d = 0, n = 0;
+  for (const [name, t] of weights) {
+    const w0 = init.get(name)!.data;
+    for (let i = 0; i < t.data.length; i++) {
+      d += (t.data[i] - w0[i]) ** 2;
+      n += w0[i] ** 2;
+    }
+  }
+  return Math.sqrt(d / n);
 }
 
 export async function checkpointBackbone(cfg: RunConfig, checkpointDir: string): Promise<CheckpointBackbone> {
@@ -54,15 +67,11 @@ export async function checkpointBackbone(cfg: RunConfig, checkpointDir: string):
     if (!t) throw new Error(`${checkpointDir}: no tensor '${prefix + p.name}'`);
     weights.set(p.name, { shape: p.shape, data: Float32Array.from(t.data as ArrayLike<number>) });
   }
-  return { onnx: toOnnx(cfg, model, weights), absSum: absSum(weights) };
+  return { onnx: toOnnx(cfg, model, weights), drift: drift(weights, initWeights(cfg, model)) };
 }
 
 /** The backbone as every method initialises it (src/methods/*.ts: Network.init(specs, new Rng(seed).fork(0x5eed))). */
 export function randomInitBackbone(cfg: RunConfig): CheckpointBackbone {
   const model = runModel(cfg);
-  // Init over the full backbone spec (dinov2's includes mask_token) so each tensor draws from the same rng fork.
-  const values = initParams(model.spec(), new Rng(cfg.seed).fork(0x5eed));
-  const specs = model.spec().filter((p) => model.isExportKey(p.name));
-  const weights = new Map<string, SerializedTensor>(specs.map((p) => [p.name, { shape: p.shape, data: values.get(p.name)! }]));
-  return { onnx: toOnnx(cfg, model, weights), absSum: absSum(weights) };
+  return { onnx: toOnnx(cfg, model, initWeights(cfg, model)), drift: 0 };
 }

@@ -15,16 +15,16 @@ function describe(r: RunResult): string {
 
 export function markdownTable(res: Results): string {
   const lines = [
-    '| run | step | kNN top-1 % | kNN top-5 % | train loss | wall min | CPU min |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| run | step | kNN top-1 % | kNN top-5 % | train loss | backbone drift | wall min | CPU min |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of Object.values(res.runs)) {
     for (const p of r.points) {
       const what = p.step === 0 ? `${describe(r)}: random init` : describe(r);
-      lines.push(`| ${what} | ${p.step} | ${pct(p.knnTop1)} | ${pct(p.knnTop5)} | ${num(p.loss, 4)} | ${num(p.wallMin)} | ${num(p.cpuMin)} |`);
+      lines.push(`| ${what} | ${p.step} | ${pct(p.knnTop1)} | ${pct(p.knnTop5)} | ${num(p.loss, 4)} | ${num(p.drift, 4)} | ${num(p.wallMin)} | ${num(p.cpuMin)} |`);
     }
   }
-  if (res.rawPixels) lines.push(`| raw pixels (28 px, 784 values) | – | ${pct(res.rawPixels.top1)} | ${pct(res.rawPixels.top5)} | | | |`);
+  if (res.rawPixels) lines.push(`| raw pixels (28 px, 784 values) | – | ${pct(res.rawPixels.top1)} | ${pct(res.rawPixels.top5)} | | | | |`);
   return lines.join('\n');
 }
 

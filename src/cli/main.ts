@@ -5,6 +5,7 @@ import { dinotrainVersion } from '../util/version.js';
 import { doctorCommand } from './doctor.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { pretrainCommand } from './pretrain.js';
 import { previewCommand } from './preview.js';
 
@@ -17,6 +18,7 @@ export function buildProgram() {
   program.addCommand(pretrainCommand());
   program.addCommand(previewCommand());
   program.addCommand(embedCommand());
+  program.addCommand(exportCommand());
   program.addCommand(evalCommand());
   program.addCommand(doctorCommand());
   for (const cmd of program.commands) cmd.exitOverride();

@@ -2,13 +2,12 @@
 // the result is compared with the training-style graph of the same weights (parameters as graph inputs, fed the
 // same values; BatchNorm in eval mode; ORT's graph optimisations off), so a wrong initializer, a broken rewrite
 // (opset 17) or a fusion that changes the numbers shows up here and not in the user's deployment.
-import { Session, type Feed } from '../graph/index.js';
+import { Session, toBytes, type Feed } from '../graph/index.js';
 import type { BackboneModel } from '../models/registry.js';
 import type { SerializedTensor } from '../methods/method.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { buildBackboneGraph, INPUT_NAME } from './backbone-graph.js';
-import { toBytes } from '../graph/index.js';
 
 /** Relative difference (max |a − b| / max |b|) above which an export is rejected. */
 export const VERIFY_TOLERANCE = 1e-4;

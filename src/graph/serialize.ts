@@ -93,7 +93,7 @@ export function toModelProto(g: Graph, outputs: Record<string, Tensor>, opts: Mo
   const inputs = opts.pruneInputs ? g.inputs.filter((t) => live.has(t.name)) : g.inputs;
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...[...new Set(keep.map((n) => n.domain).filter(Boolean))].map((domain) => ({ domain, version: 1 }))],
     producerName: opts.producerName ?? 'dinotrain',
     docString: opts.docString ?? '',
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),

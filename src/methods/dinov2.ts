@@ -293,6 +293,10 @@ export class Dinov2 implements TrainingMethod {
     }
   }
 
+  loadBackbone(tensors: ReadonlyMap<string, SerializedTensor>): void {
+    for (const net of [this.student, this.teacher]) for (const [name, t] of tensors) net.value(name).set(t.data);
+  }
+
   backbone(part: 'student' | 'teacher'): BackboneWeights {
     const net = part === 'teacher' ? this.teacher : this.student;
     const names = new Set(this.model.spec().map((p) => p.name).filter((n) => this.model.isExportKey(n)));

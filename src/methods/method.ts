@@ -55,7 +55,7 @@ export interface TrainingMethod {
    * starts every backbone network (student and, where there is one, teacher) from these tensors: timm/torchvision
    * backbone names, every backbone tensor present with its spec shape (applyInitWeights checks that first)
    */
-  loadBackbone?(tensors: ReadonlyMap<string, SerializedTensor>): void;
+  loadBackbone(tensors: ReadonlyMap<string, SerializedTensor>): void;
   /** the backbone to export: 'teacher' (DINO/DINOv2 default) or 'student' */
   backbone(part: 'student' | 'teacher'): BackboneWeights;
   readonly defaultExportPart: 'student' | 'teacher';

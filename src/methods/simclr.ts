@@ -140,6 +140,10 @@ export class SimClr implements TrainingMethod {
   }
 
   /** The student's backbone (SimCLR has no teacher, so `part` does not matter). */
+  loadBackbone(tensors: ReadonlyMap<string, SerializedTensor>): void {
+    for (const [name, t] of tensors) this.student.value(name).set(t.data);
+  }
+
   backbone(_part?: 'student' | 'teacher'): BackboneWeights {
     const names = new Set(this.model.spec().map((p) => p.name).filter((n) => this.model.isExportKey(n)));
     return { model: this.model.name, tensors: this.student.tensors('', (n) => names.has(n)) };

@@ -26,7 +26,6 @@ export async function applyInitWeights(
   path: string,
   onWarning: (message: string) => void = () => {},
 ): Promise<InitWeightsReport> {
-  if (!method.loadBackbone) throw new UserError(`--init-weights is not supported by the ${method.name} method yet`);
   const file = await readSafetensors(path);
   const model = method.model;
   const tensors = pickBackboneTensors(
@@ -37,7 +36,7 @@ export async function applyInitWeights(
     },
     `--init-weights ${path}`,
   );
-  const ignored = [...file.tensors.keys()].filter((k) => !tensors.has(k));
+  const ignored = [...file.tensors.keys()].filter((k) => !tensors.has(k)).sort();
   if (ignored.length > 0) onWarning(`--init-weights ${path}: ignoring ${ignored.length} tensor(s) that are not part of the ${model.name} backbone: ${listKeys(ignored)}`);
   const from = file.metadata.model;
   if (from && from !== model.name) onWarning(`--init-weights ${path} was exported from ${from}; loading it into ${model.name} (every shape matches)`);

@@ -7,6 +7,10 @@ import { renderPreviewGrid } from '../data/preview-grid.js';
 import { scanImageFolder } from '../data/scan.js';
 import { defaultThreads, resolveDevice } from '../engine/providers.js';
 import { writeBackboneOnnx, writeBackboneSafetensors } from '../export/backbone-files.js';
+import { formatVerifyReport } from '../export/verify.js';
+import type { Logger as PinoLogger } from 'pino';
+import { applyInitWeights } from './init-weights.js';
+import { createPeriodicEval } from './periodic-eval.js';
 import { createLoggers } from '../loggers/create.js';
 import type { Logger } from '../loggers/logger.js';
 import { createMethod } from '../methods/registry.js';
@@ -86,7 +90,11 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
     startStep = ck.state.step;
     start = { epoch: ck.state.epoch, batch: Number(ck.state.batchInEpoch ?? 0) };
     log.info({ step: startStep, epoch: start.epoch }, `resuming from ${ck.dir} at step ${startStep}`);
+  } else if (cfg.init_weights) {
+    const r = await applyInitWeights(method, cfg.init_weights, (m) => log.warn(m));
+    log.info({ initWeights: cfg.init_weights, tensors: r.loaded }, `backbone initialised from ${cfg.init_weights} (${r.loaded} tensors)`);
   }
+  const periodicEval = await createPeriodicEval(cfg, log);
   log.info({ parameters: method.params.size }, `${method.params.size.toLocaleString('en-US')} trainable parameters`);
 
   let loggers: Logger | undefined;
@@ -121,7 +129,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
       }
     }
     const exportDir = join(cfg.out, 'exported_models');
-    const doExport = async (step: number) => exportBackbone(method, cfg, exportDir, step);
+    const doExport = async () => exportBackbone(method, cfg, exportDir, log);
     const result = await train({
       method,
       optimizer,
@@ -149,7 +157,9 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
         log.info({ step, checkpoints: written }, `checkpoint written at step ${step}`);
       },
       afterStep: async (step) => {
-        if (cfg.export_every && step % cfg.export_every === 0 && step < totalSteps) await doExport(step);
+        if (cfg.export_every && step % cfg.export_every === 0 && step < totalSteps) await doExport();
+        const knn = await periodicEval.maybeRun(step, method);
+        if (knn) loggers!.scalars(step, knn);
       },
     });
     const stats = loader.stats();
@@ -159,7 +169,11 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
       process.exitCode = result.stoppedBy === 'SIGINT' ? 130 : 143;
       return;
     }
-    const paths = await doExport(result.steps);
+    if (periodicEval.every && result.steps % periodicEval.every !== 0) {
+      const knn = await periodicEval.run(result.steps, method);
+      if (knn) loggers.scalars(result.steps, knn);
+    }
+    const paths = await doExport();
     log.info(
       `done: ${result.steps} steps, last loss ${result.lastLoss.toFixed(4)}. Backbone: ${paths.onnx} (ONNX) and ${paths.safetensors} ` +
         `(timm/torchvision names). Embed images: dinotrain embed --model ${paths.onnx} --data DIR --out embeddings.csv`,
@@ -172,17 +186,20 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
   }
 }
 
-async function exportBackbone(method: TrainingMethod, cfg: PretrainConfig, dir: string, step: number) {
+async function exportBackbone(method: TrainingMethod, cfg: PretrainConfig, dir: string, log: PinoLogger) {
   const model = method.model;
   const weights = method.backbone(method.defaultExportPart);
   const paths = { onnx: join(dir, 'backbone.onnx'), safetensors: join(dir, 'backbone.safetensors') };
   await writeBackboneSafetensors(paths.safetensors, model, weights, cfg.method);
-  await writeBackboneOnnx(paths.onnx, model, weights, {
+  const report = await writeBackboneOnnx(paths.onnx, model, weights, {
     imageSize: cfg.transforms.global.size,
     method: cfg.method,
     mean: cfg.transforms.normalize.mean,
     std: cfg.transforms.normalize.std,
+    part: method.defaultExportPart,
+    modelArgs: cfg.model_args,
+    threads: cfg.threads,
   });
-  void step;
+  log.info(`exported ${paths.onnx}${report ? `: ${formatVerifyReport(report)}` : ''}`);
   return paths;
 }

@@ -1,0 +1,362 @@
+// Training-step speed: dinotrain's step against a PyTorch reference of the same step, interleaved step by step in
+// one run so both see the same machine load. Synthetic inputs on both sides (compute only); --e2e also times the
+// CLI end to end on examples/images (data loading included).
+//
+//   node --import tsx bench/train.ts [--method dino] [--steps 20] [--warmup 2] [--threads N]
+//        [--batch 32] [--global-size 96] [--local-size 48] [--local-crops 6] [--out-dim 4096]
+//        [--python PATH|none] [--variant name=SRC_DIR[:ENV=V,...]]... [--memory-steps 100] [--profile PREFIX] [--e2e]
+//
+// Every engine is a child process driven over stdin/stdout JSON lines, one step at a time, in turn: while one steps
+// the others wait on a read (no CPU). Engines: dinotrain from this tree's src/ ('current'), each --variant (another
+// copy of src/, e.g. a snapshot from before a change, and/or env settings such as DINOTRAIN_ORT_SPIN=0), and the
+// PyTorch reference bench/torch_dino_step.py (default python: /tmp/torch2-venv/bin/python when it has torch, else
+// /usr/bin/python3). The dinotrain step is the trainer's: forwardBackward, freeze, clip, optimizer, afterStep.
+// Output: per-engine medians/minimums of each phase, images/s, the ratio to PyTorch, peak RSS, the machine load.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+function args(name: string): string[] {
+  const out: string[] = [];
+  process.argv.forEach((a, i) => a === `--${name}` && i + 1 < process.argv.length && out.push(process.argv[i + 1]));
+  return out;
+}
+const flag = (name: string) => process.argv.includes(`--${name}`);
+
+interface StepConfig {
+  method: string;
+  batch: number;
+  globalSize: number;
+  localSize: number;
+  localCrops: number;
+  outDim: number;
+  threads: number;
+  model: string;
+}
+
+interface StepReply {
+  ms: number;
+  /** phase -> ms */
+  phases: Record<string, number>;
+  loss: number;
+  /** CPU seconds / wall seconds during the step (2.0 = both threads busy, lower = waiting for the CPU) */
+  cpuShare: number;
+  rssMiB: number;
+  maxRssMiB: number;
+}
+
+// ------------------------------------------------------------------------------------------------ worker side
+
+async function worker(): Promise<void> {
+  const src = resolve(arg('src', join(repo, 'src')));
+  const cfgIn = JSON.parse(arg('config', '{}')) as StepConfig;
+  const imp = async <T>(rel: string): Promise<T> => (await import(pathToFileURL(join(src, rel)).href)) as T;
+  const { resolvePretrainConfig } = await imp<typeof import('../src/config/load.js')>('config/load.ts');
+  const { createMethod } = await imp<typeof import('../src/methods/registry.js')>('methods/registry.ts');
+  const { resolveOptim, createOptimizer, Schedules } = await imp<typeof import('../src/train/hyperparams.js')>('train/hyperparams.ts');
+  const { clipGlobalNorm } = await imp<typeof import('../src/engine/clip.js')>('engine/clip.ts');
+  const ort = await import('onnxruntime-node');
+
+  // time every session.run, keyed by the order the sessions were created in (dino: 0 = student, 1 = teacher)
+  const runMs = new Map<object, number>();
+  const order: object[] = [];
+  const proto = ort.InferenceSession.prototype as unknown as { run: (...a: unknown[]) => Promise<unknown> };
+  const run = proto.run;
+  proto.run = async function (this: object, ...a: unknown[]) {
+    const t = performance.now();
+    try {
+      return await run.apply(this, a);
+    } finally {
+      if (!order.includes(this)) order.push(this);
+      runMs.set(this, (runMs.get(this) ?? 0) + performance.now() - t);
+    }
+  };
+
+  const { method, batch: B, globalSize: Sg, localSize: Sl, localCrops: L } = cfgIn;
+  const fileCfg: Record<string, unknown> = {
+    transforms: { global: { size: Sg, count: 2 }, local: { size: Sl, count: L } },
+    ...(method === 'simclr' ? {} : { method_args: { output_dim: cfgIn.outDim } }),
+  };
+  const cfg = resolvePretrainConfig(fileCfg, { method, data: 'bench', out: 'bench', batch_size: B, model: cfgIn.model, steps: 1000 });
+  const t0 = performance.now();
+  const m = await createMethod(cfg.method, { cfg, datasetSize: 10_000, session: { providers: ['cpu'], threads: cfgIn.threads } });
+  const initMs = performance.now() - t0;
+  const optim = resolveOptim(cfg, 1000, 100);
+  const optimizer = createOptimizer(optim, m.params);
+  const schedules = new Schedules(optim, 1000, B, cfg.method_args as Record<string, number>);
+
+  // synthetic, normalised-image-like inputs (fixed per run)
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 4 - 2;
+  const sizes = [Sg, Sg, ...Array<number>(L).fill(Sl)];
+  const views = sizes.map((s) => Float32Array.from({ length: B * 3 * s * s }, rand));
+  const batch = { epoch: 0, batch: 0, size: B, views, viewSizes: sizes, indices: new Uint32Array(B), waitMs: 0 } as never;
+
+  const send = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  send({ ready: true, initMs, params: m.params.size, pid: process.pid });
+  let step = 0;
+  const rl = createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    if (line.trim() !== 'step') break;
+    runMs.clear();
+    const cpu0 = process.cpuUsage();
+    const a = performance.now();
+    const s = schedules.at(step);
+    const r = await m.forwardBackward(batch, s);
+    const b = performance.now();
+    const frozen = new Set(m.frozenAt(step));
+    for (const name of m.params.names) optimizer.setFrozen(name, frozen.has(name));
+    if (optim.clip_grad > 0) clipGlobalNorm(m.grads.flat, optim.clip_grad);
+    const c = performance.now();
+    optimizer.lr = s.lr;
+    optimizer.weightDecay = s.weightDecay;
+    optimizer.step(m.grads.flat);
+    const d = performance.now();
+    m.afterStep(s);
+    const e = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    step++;
+    const phases: Record<string, number> = {};
+    let inRuns = 0;
+    order.forEach((sess, i) => {
+      const t = runMs.get(sess) ?? 0;
+      phases[`run${i}`] = t;
+      inRuns += t;
+    });
+    phases.jsGlue = b - a - inRuns;
+    phases.clip = c - b;
+    phases.optim = d - c;
+    phases.after = e - d;
+    send({
+      ms: e - a,
+      phases,
+      loss: r.loss,
+      cpuShare: (cpu.user + cpu.system) / 1000 / (e - a),
+      rssMiB: process.memoryUsage.rss() / 2 ** 20,
+      maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    } satisfies StepReply);
+  }
+  await m.release(); // flushes the ORT profile when DINOTRAIN_ORT_PROFILE is set
+  send({ done: true });
+}
+
+// ------------------------------------------------------------------------------------------------ orchestrator
+
+class Engine {
+  readonly steps: StepReply[] = [];
+  ready: Record<string, unknown> = {};
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: Interface;
+  private readonly pending: ((line: string) => void)[] = [];
+  stderr = '';
+
+  constructor(
+    readonly name: string,
+    cmd: string,
+    argv: string[],
+    env: Record<string, string>,
+  ) {
+    this.child = spawn(cmd, argv, { cwd: repo, env: { ...process.env, ...env } });
+    this.child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+    this.lines = createInterface({ input: this.child.stdout });
+    this.lines.on('line', (l) => {
+      if (l.startsWith('{')) this.pending.shift()?.(l);
+    });
+    this.child.on('exit', (code) => {
+      for (const p of this.pending.splice(0)) p(JSON.stringify({ error: `${name} exited with ${code}: ${this.stderr}` }));
+    });
+  }
+
+  private next(): Promise<Record<string, unknown>> {
+    return new Promise((res, rej) =>
+      this.pending.push((l) => {
+        const o = JSON.parse(l) as Record<string, unknown>;
+        if (o.error) rej(new Error(String(o.error)));
+        else res(o);
+      }),
+    );
+  }
+
+  async start(): Promise<void> {
+    this.ready = await this.next();
+  }
+
+  async step(): Promise<StepReply> {
+    const p = this.next();
+    this.child.stdin.write('step\n');
+    return (await p) as unknown as StepReply;
+  }
+
+  async quit(): Promise<void> {
+    const p = this.next().catch(() => ({}));
+    this.child.stdin.write('quit\n');
+    this.child.stdin.end();
+    await Promise.race([p, new Promise((r) => setTimeout(r, 30_000))]);
+  }
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[n >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+const fmt = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+function pickPython(): string | null {
+  const p = arg('python', '');
+  if (p === 'none') return null;
+  const candidates = p ? [p] : ['/tmp/torch2-venv/bin/python', '/usr/bin/python3'];
+  for (const c of candidates) {
+    if (!existsSync(c)) continue;
+    if (spawnSync(c, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return c;
+  }
+  return null;
+}
+
+function cpuModel(): string {
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+async function endToEnd(c: StepConfig): Promise<void> {
+  const out = mkdtempSync(join(os.tmpdir(), 'dinotrain-bench-e2e-'));
+  const steps = Number(arg('e2e-steps', '12'));
+  const argv = ['--import', 'tsx', 'test/helpers/cli.ts', 'pretrain', '--data', join(repo, 'examples', 'images'), '--out', out,
+    '--overwrite', '--method', c.method, '--model', c.model, '--steps', String(steps), '--batch-size', String(c.batch),
+    '--global-size', String(c.globalSize), '--local-size', String(c.localSize), '--local-crops', String(c.localCrops),
+    '--log-every', '1', '--loggers', 'jsonl'];
+  if (c.method !== 'simclr') {
+    writeFileSync(join(out, '..', `${basename(out)}.json`), JSON.stringify({ method_args: { output_dim: c.outDim } }));
+    argv.push('--config', join(out, '..', `${basename(out)}.json`));
+  }
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, argv, { cwd: repo, encoding: 'utf8' });
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0) {
+    console.log(`e2e: CLI failed (${r.status}): ${r.stderr.slice(-800)}`);
+    return;
+  }
+  const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  const later = rows.slice(2); // the first steps include session warm-up
+  console.log(
+    `e2e CLI (${steps} steps, batch ${c.batch}, examples/images): images/s median ${fmt(median(later.map((x) => x.images_per_s)), 1)} ` +
+      `(max ${fmt(Math.max(...later.map((x) => x.images_per_s)), 1)}), data_wait median ${fmt(median(later.map((x) => x.data_wait)), 3)}, ` +
+      `rss ${fmt(Math.max(...rows.map((x) => x.rss_mb)))} MiB, wall ${fmt(wall, 1)} s incl. start-up`,
+  );
+  rmSync(out, { recursive: true, force: true });
+  rmSync(`${out}.json`, { force: true });
+}
+
+async function main(): Promise<void> {
+  const method = arg('method', 'dino');
+  const defaults: Record<string, Partial<StepConfig>> = {
+    dino: { model: 'vit-tiny/16', globalSize: 96, localSize: 48, localCrops: 6, outDim: 4096 },
+    dinov2: { model: 'vit-small/14', globalSize: 98, localSize: 42, localCrops: 8, outDim: 4096 },
+    simclr: { model: 'resnet18', globalSize: 64, localSize: 64, localCrops: 0, outDim: 128 },
+  };
+  const d = defaults[method];
+  const c: StepConfig = {
+    method,
+    model: arg('model', d.model!),
+    batch: Number(arg('batch', '32')),
+    globalSize: Number(arg('global-size', String(d.globalSize))),
+    localSize: Number(arg('local-size', String(d.localSize))),
+    localCrops: Number(arg('local-crops', String(d.localCrops))),
+    outDim: Number(arg('out-dim', String(d.outDim))),
+    threads: Number(arg('threads', String(os.availableParallelism()))),
+  };
+  const steps = Number(arg('steps', '10'));
+  const warmup = Number(arg('warmup', '2'));
+  const memorySteps = Number(arg('memory-steps', '0'));
+  const profile = arg('profile', '');
+
+  const engines: Engine[] = [];
+  const workerArgs = (src: string) => ['--import', 'tsx', join(here, 'train.ts'), '--worker', '--src', src, '--config', JSON.stringify(c)];
+  const variants = args('variant');
+  if (!variants.some((v) => v.startsWith('current='))) variants.unshift(`current=${join(repo, 'src')}`);
+  for (const v of variants) {
+    const [name, rest] = v.split(/=(.*)/s);
+    const [src, envList] = rest.split(/:(.*)/s);
+    const env: Record<string, string> = {};
+    for (const kv of (envList ?? '').split(',').filter(Boolean)) {
+      const [k, val] = kv.split('=');
+      env[k] = val;
+    }
+    if (profile) env.DINOTRAIN_ORT_PROFILE = `${profile}-${name}`;
+    engines.push(new Engine(name, process.execPath, workerArgs(resolve(src || join(repo, 'src'))), env));
+  }
+  const python = pickPython();
+  if (python && method === 'dino') {
+    const py = ['bench/torch_dino_step.py', '--serve', '--batch', String(c.batch), '--global-size', String(c.globalSize),
+      '--local-size', String(c.localSize), '--local-crops', String(c.localCrops), '--out-dim', String(c.outDim), '--threads', String(c.threads)];
+    engines.push(new Engine('pytorch', python, py, {}));
+  }
+  for (const e of engines) await e.start(); // one at a time: start-up is CPU-heavy
+  const load0 = os.loadavg();
+  console.log(`machine: ${os.availableParallelism()} cores (${cpuModel()}), load average ${load0.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`config: ${JSON.stringify(c)}; ${warmup} warm-up + ${steps} timed steps per engine, interleaved`);
+  for (const e of engines) console.log(`  ${e.name}: ${JSON.stringify(e.ready)}`);
+
+  const loads: number[] = [];
+  const total = Math.max(warmup + steps, memorySteps);
+  for (let i = 0; i < total; i++) {
+    // rotate who goes first, so no engine always follows the same neighbour
+    for (let j = 0; j < engines.length; j++) {
+      const e = engines[(i + j) % engines.length];
+      if (i >= warmup + steps && e.name === 'pytorch') continue;
+      const r = await e.step();
+      if (i >= warmup) e.steps.push(r);
+    }
+    loads.push(os.loadavg()[0]);
+    if (flag('verbose')) {
+      console.log(`step ${i}: ${engines.map((e) => `${e.name} ${fmt(e.steps.at(-1)?.ms ?? NaN)}`).join(', ')} load ${loads.at(-1)!.toFixed(1)}`);
+    }
+  }
+  for (const e of engines) await e.quit();
+
+  const B = c.batch;
+  const rows: string[] = [];
+  const py = engines.find((e) => e.name === 'pytorch');
+  const pyMed = py ? median(py.steps.slice(0, steps).map((s) => s.ms)) : NaN;
+  const pyMin = py ? Math.min(...py.steps.slice(0, steps).map((s) => s.ms)) : NaN;
+  rows.push('| engine | step ms median | min | images/s median | best | vs PyTorch (median, best) | CPU share | peak RSS MiB | phases (median ms) |');
+  rows.push('|---|---|---|---|---|---|---|---|---|');
+  for (const e of engines) {
+    const st = e.steps.slice(0, steps);
+    const ms = st.map((s) => s.ms);
+    const med = median(ms), min = Math.min(...ms);
+    const phases = Object.keys(st[0]?.phases ?? {})
+      .map((k) => `${k} ${fmt(median(st.map((s) => s.phases[k] ?? 0)))}`)
+      .join(', ');
+    rows.push(
+      `| ${e.name} | ${fmt(med)} | ${fmt(min)} | ${fmt((B * 1000) / med, 1)} | ${fmt((B * 1000) / min, 1)} | ` +
+        `${e === py || !py ? '-' : `${fmt(pyMed / med, 2)}x, ${fmt(pyMin / min, 2)}x`} | ${fmt(median(st.map((s) => s.cpuShare)), 2)} | ` +
+        `${fmt(Math.max(...e.steps.map((s) => s.maxRssMiB)))} | ${phases} |`,
+    );
+  }
+  console.log(rows.join('\n'));
+  console.log(`load average during the run: median ${fmt(median(loads), 1)}, max ${fmt(Math.max(...loads), 1)} (${os.availableParallelism()} cores)`);
+  for (const e of engines) {
+    if (e.name === 'pytorch') continue;
+    const rss = e.steps.map((s) => s.rssMiB);
+    if (rss.length >= 20) {
+      const early = median(rss.slice(5, 15)), late = median(rss.slice(-10));
+      console.log(`${e.name}: RSS over ${rss.length} steps: steps 5-15 median ${fmt(early)} MiB, last 10 median ${fmt(late)} MiB (growth ${fmt(late - early)} MiB)`);
+    }
+    const losses = e.steps.slice(0, 3).map((s) => s.loss.toFixed(5));
+    console.log(`${e.name}: first timed losses ${losses.join(' ')}`);
+  }
+  if (flag('e2e')) await endToEnd(c);
+}
+
+if (flag('worker')) await worker();
+else await main();
