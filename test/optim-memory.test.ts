@@ -12,7 +12,7 @@ import { Rng } from '../src/util/rng.js';
 const PARAMS = 5_000_000;
 const STEPS = Number(process.env.OPTIM_MEMORY_STEPS ?? 100);
 
-test(`heap and RSS stay flat over ${STEPS} AdamW steps on ${PARAMS / 1e6}M parameters`, () => {
+test(`heap and RSS stay flat over ${STEPS} AdamW steps on ${PARAMS / 1e6}M parameters`, (t) => {
   // a ViT-like mix of large matrices and small bias/norm vectors
   const specs = [];
   for (let left = PARAMS, i = 0; left > 0; i++) {
@@ -44,7 +44,7 @@ test(`heap and RSS stay flat over ${STEPS} AdamW steps on ${PARAMS / 1e6}M param
   const heapGrowth = afterUsage.heapUsed - before.heapUsed;
   const rssGrowth = afterUsage.rss - before.rss;
   const external = afterUsage.arrayBuffers - before.arrayBuffers;
-  console.log(`# ${ms.toFixed(1)} ms per clip+AdamW+EMA step; heap ${heapGrowth} B, arrayBuffers ${external} B, rss ${rssGrowth} B`);
+  t.diagnostic(`${ms.toFixed(1)} ms per clip+AdamW+EMA step; heap ${heapGrowth} B, arrayBuffers ${external} B, rss ${rssGrowth} B`);
   // any typed array allocated per step shows in arrayBuffers; a model-sized one would add 20 MB per step
   assert.ok(heapGrowth < 1 << 20, `heap grew by ${heapGrowth} bytes`);
   assert.equal(external, 0, `array buffers grew by ${external} bytes`);
