@@ -1,10 +1,9 @@
 // DINO (Caron et al. 2021): a student ViT/ResNet with a DINO head learns to match an EMA teacher's centred,
 // sharpened prototype distribution across multi-crop views. The teacher sees the global crops only.
 import * as ort from 'onnxruntime-node';
-import type { PretrainConfig } from '../config/schema.js';
 import { resolvePrototypes } from '../config/methods.js';
 import { emaUpdate } from '../engine/ema.js';
-import { createSession, floatTensor, scalarOf, scalarTensor, tensorViews, type Feeds, type SessionOptions } from '../engine/session.js';
+import { createSession, floatTensor, scalarOf, scalarTensor, type Feeds } from '../engine/session.js';
 import type { FlatTensors } from '../engine/param-store.js';
 import { Graph, toBytes, type Tensor } from '../graph/index.js';
 import { graphParams } from '../models/graph-params.js';
@@ -17,15 +16,10 @@ import { MASK_TOKEN } from '../models/vit-spec.js';
 import { Rng } from '../util/rng.js';
 import type { Batch } from '../data/loader.js';
 import { dinoLoss, dinoTeacherTargets } from './losses/dino.js';
-import type { BackboneWeights, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
+import { backboneWeights, bnFetches, bnOutputs, gradientFetches, loadBackboneInto, networkFeeds, readBnStats } from './graph-io.js';
+import type { BackboneWeights, MethodContext, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
 import { Network } from './network.js';
 import { dropPathMasks, stackViews } from './views.js';
-
-export interface MethodContext {
-  cfg: PretrainConfig;
-  datasetSize: number;
-  session: SessionOptions;
-}
 
 type DinoArgs = {
   hidden_dim: number;
@@ -35,24 +29,6 @@ type DinoArgs = {
   center_momentum: number;
   freeze_last_layer_steps: number | 'auto';
 };
-
-/** BN statistics outputs are named 'bn_mean:<layer>' / 'bn_var:<layer>'. */
-function bnOutputs(stats: BnStat[], tag: string): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
-  for (const s of stats) {
-    out[`bn_mean${tag}:${s.name}`] = s.mean;
-    out[`bn_var${tag}:${s.name}`] = s.var;
-  }
-  return out;
-}
-
-function readBnStats(outputs: ort.InferenceSession.OnnxValueMapType, stats: BnStat[], tag: string) {
-  return stats.map((s) => ({
-    name: s.name,
-    mean: outputs[`bn_mean${tag}:${s.name}`].data as Float32Array,
-    var: outputs[`bn_var${tag}:${s.name}`].data as Float32Array,
-  }));
-}
 
 export class Dino implements TrainingMethod {
   readonly name = 'dino';
@@ -154,13 +130,9 @@ export class Dino implements TrainingMethod {
     );
 
     // feeds and fetches: views over the flat buffers, so each step passes the current values without copying
-    this.studentFeeds = pick(this.trainSession.inputNames, { ...tensorViews(this.student.params), ...bufferViews(this.student) });
-    this.teacherFeeds = pick(this.teacherSession.inputNames, { ...tensorViews(this.teacher.params), ...bufferViews(this.teacher) });
-    this.gradFetches = {};
-    for (const p of trainable) {
-      const i = this.grads.layout.indexOf(p.name);
-      this.gradFetches[`grad:${p.name}`] = new ort.Tensor('float32', this.grads.views[i], [...this.grads.layout.shapes[i]]);
-    }
+    this.studentFeeds = networkFeeds(this.trainSession.inputNames, this.student);
+    this.teacherFeeds = networkFeeds(this.teacherSession.inputNames, this.teacher);
+    this.gradFetches = gradientFetches(this.grads, trainable);
     this.teacherFeeds.center = floatTensor(this.center, [1, this.head.outDim]);
   }
 
@@ -191,7 +163,7 @@ export class Dino implements TrainingMethod {
       feeds.local_views = floatTensor(this.localBuf, [this.nLocal, batch.size, 3, Sl, Sl]);
       dropPathMasks(this.model, rate, BL, rng).forEach((m, i) => (feeds[`drop_path_local.${i}`] = floatTensor(m, [this.nLocal, batch.size])));
     }
-    const out = await this.trainSession.run(feeds, { ...this.gradFetches, loss: null, dino_global: null, ...(this.nLocal ? { dino_local: null } : {}), ...bnFetchNames(this.studentBn) } as never);
+    const out = await this.trainSession.run(feeds, { ...this.gradFetches, loss: null, dino_global: null, ...(this.nLocal ? { dino_local: null } : {}), ...bnFetches(this.studentBn.global, '_g'), ...bnFetches(this.studentBn.local, '_l') } as never);
     this.lastStudentStats = [...readBnStats(out, this.studentBn.global, '_g'), ...readBnStats(out, this.studentBn.local, '_l')];
     const parts: Record<string, number> = { dino_global: scalarOf(out.dino_global) };
     if (this.nLocal) parts.dino_local = scalarOf(out.dino_local);
@@ -224,13 +196,11 @@ export class Dino implements TrainingMethod {
   }
 
   loadBackbone(tensors: ReadonlyMap<string, SerializedTensor>): void {
-    for (const net of [this.student, this.teacher]) for (const [name, t] of tensors) net.value(name).set(t.data);
+    loadBackboneInto([this.student, this.teacher], tensors);
   }
 
   backbone(part: 'student' | 'teacher'): BackboneWeights {
-    const net = part === 'teacher' ? this.teacher : this.student;
-    const names = new Set(this.model.spec().map((p) => p.name).filter((n) => this.model.isExportKey(n)));
-    return { model: this.model.name, tensors: net.tensors('', (n) => names.has(n)) };
+    return backboneWeights(this.model, part === 'teacher' ? this.teacher : this.student);
   }
 
   async release(): Promise<void> {
@@ -239,28 +209,5 @@ export class Dino implements TrainingMethod {
   }
 }
 
-function bufferViews(net: Network): Feeds {
-  const out: Feeds = {};
-  for (const p of net.specs) {
-    if (!p.trainable) out[p.name] = floatTensor(net.buffers.get(p.name)!, p.shape);
-  }
-  return out;
-}
 
-function bnFetchNames(bn: { global: BnStat[]; local: BnStat[] }): Record<string, null> {
-  const out: Record<string, null> = {};
-  for (const [tag, list] of [['_g', bn.global], ['_l', bn.local]] as const) {
-    for (const s of list) {
-      out[`bn_mean${tag}:${s.name}`] = null;
-      out[`bn_var${tag}:${s.name}`] = null;
-    }
-  }
-  return out;
-}
 
-/** The subset of `all` a session takes as inputs (graphs read only the parameters they use). */
-function pick(inputNames: readonly string[], all: Feeds): Feeds {
-  const out: Feeds = {};
-  for (const n of inputNames) if (all[n]) out[n] = all[n];
-  return out;
-}

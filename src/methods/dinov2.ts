@@ -10,7 +10,7 @@ import type { PretrainConfig } from '../config/schema.js';
 import type { Batch, LoaderMaskOptions } from '../data/loader.js';
 import { emaUpdate } from '../engine/ema.js';
 import type { FlatTensors } from '../engine/param-store.js';
-import { createSession, floatTensor, scalarOf, scalarTensor, tensorViews, type Feeds } from '../engine/session.js';
+import { createSession, floatTensor, scalarOf, scalarTensor, type Feeds } from '../engine/session.js';
 import { Graph, toBytes, type Tensor } from '../graph/index.js';
 import { graphParams } from '../models/graph-params.js';
 import { dinoHeadForward } from '../models/heads.js';
@@ -20,13 +20,13 @@ import { layerDecayScale, type ParamSpec } from '../models/params.js';
 import { getModel, type BackboneModel } from '../models/registry.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import type { MethodContext } from './dino.js';
 import { maskedPatches } from './dinov2/masked-patches.js';
 import { dinoLoss, dinoTeacherTargets } from './losses/dino.js';
 import { ibotLoss, ibotTeacherTargets } from './losses/ibot.js';
 import { koleoLoss } from './losses/koleo.js';
 import { sinkhornKnopp } from './losses/sinkhorn-knopp.js';
-import type { BackboneWeights, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
+import { backboneWeights, loadBackboneInto, networkFeeds } from './graph-io.js';
+import type { BackboneWeights, MethodContext, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
 import { Network } from './network.js';
 import { dropPathMasks, stackViews } from './views.js';
 
@@ -125,8 +125,8 @@ export class Dinov2 implements TrainingMethod {
     const { session } = this.ctx;
     this.trainSession = await createSession(this.buildStudent(), session);
     this.teacherSession = await createSession(this.buildTeacher(), session);
-    this.studentFeeds = pick(this.trainSession.inputNames, { ...tensorViews(this.student.params), ...bufferViews(this.student) });
-    this.teacherFeeds = pick(this.teacherSession.inputNames, { ...tensorViews(this.teacher.params), ...bufferViews(this.teacher) });
+    this.studentFeeds = networkFeeds(this.trainSession.inputNames, this.student);
+    this.teacherFeeds = networkFeeds(this.teacherSession.inputNames, this.teacher);
     if (this.args.centering === 'softmax') {
       this.teacherFeeds.center_cls = floatTensor(this.centerCls, [1, this.head.outDim]);
       this.teacherFeeds.center_patch = floatTensor(this.centerPatch, [1, this.ibotHead.outDim]);
@@ -294,13 +294,11 @@ export class Dinov2 implements TrainingMethod {
   }
 
   loadBackbone(tensors: ReadonlyMap<string, SerializedTensor>): void {
-    for (const net of [this.student, this.teacher]) for (const [name, t] of tensors) net.value(name).set(t.data);
+    loadBackboneInto([this.student, this.teacher], tensors);
   }
 
   backbone(part: 'student' | 'teacher'): BackboneWeights {
-    const net = part === 'teacher' ? this.teacher : this.student;
-    const names = new Set(this.model.spec().map((p) => p.name).filter((n) => this.model.isExportKey(n)));
-    return { model: this.model.name, tensors: net.tensors('', (n) => names.has(n)) };
+    return backboneWeights(this.model, part === 'teacher' ? this.teacher : this.student);
   }
 
   async release(): Promise<void> {
@@ -309,16 +307,4 @@ export class Dinov2 implements TrainingMethod {
   }
 }
 
-/** Buffers (the heads' fixed weight_g) as feeds. */
-function bufferViews(net: Network): Feeds {
-  const out: Feeds = {};
-  for (const p of net.specs) if (!p.trainable) out[p.name] = floatTensor(net.buffers.get(p.name)!, p.shape);
-  return out;
-}
 
-/** The subset of `all` a session takes as inputs. */
-function pick(inputNames: readonly string[], all: Feeds): Feeds {
-  const out: Feeds = {};
-  for (const n of inputNames) if (all[n]) out[n] = all[n];
-  return out;
-}

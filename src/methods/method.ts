@@ -4,6 +4,15 @@
 import type { FlatTensors, ParamStore } from '../engine/param-store.js';
 import type { Batch } from '../data/loader.js';
 import type { BackboneModel } from '../models/registry.js';
+import type { PretrainConfig } from '../config/schema.js';
+import type { SessionOptions } from '../engine/session.js';
+
+/** What a method is built from: the resolved config, the dataset size (for 'auto' settings) and ORT options. */
+export interface MethodContext {
+  cfg: PretrainConfig;
+  datasetSize: number;
+  session: SessionOptions;
+}
 
 /** Per-step values from the schedules. */
 export interface StepScalars {

@@ -1,9 +1,9 @@
 // Methods by name: the one explicit map the trainer goes through.
 import type { MethodName } from '../config/methods.js';
 import { UserError } from '../util/errors.js';
-import { Dino, type MethodContext } from './dino.js';
+import { Dino } from './dino.js';
 import { Dinov2 } from './dinov2.js';
-import type { TrainingMethod } from './method.js';
+import type { MethodContext, TrainingMethod } from './method.js';
 import { SimClr } from './simclr.js';
 
 export type { MethodContext };

@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import type { SimclrArgs } from '../config/methods.js';
 import type { Batch } from '../data/loader.js';
-import { createSession, floatTensor, scalarOf, tensorViews, type Feeds } from '../engine/session.js';
+import { createSession, floatTensor, scalarOf, type Feeds } from '../engine/session.js';
 import type { FlatTensors } from '../engine/param-store.js';
 import { Graph, toBytes, type Tensor } from '../graph/index.js';
 import { graphParams } from '../models/graph-params.js';
@@ -16,15 +16,13 @@ import { getModel, type BackboneModel } from '../models/registry.js';
 import { MASK_TOKEN } from '../models/vit-spec.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import type { MethodContext } from './dino.js';
 import { ntXentLoss } from './losses/ntxent.js';
-import type { BackboneWeights, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
+import { backboneWeights, bnFetches, bnOutputs, gradientFetches, loadBackboneInto, networkFeeds, readBnStats, type BnValues } from './graph-io.js';
+import type { BackboneWeights, MethodContext, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
 import { Network } from './network.js';
 import { dropPathMasks, stackViews } from './views.js';
 
 const VIEWS = 2;
-
-type BnValues = { name: string; mean: Float32Array; var: Float32Array };
 
 export class SimClr implements TrainingMethod {
   readonly name = 'simclr';
@@ -84,23 +82,12 @@ export class SimClr implements TrainingMethod {
     const outputs: Record<string, Tensor> = { loss };
     trainable.forEach((p, i) => (outputs[`grad:${p.name}`] = grads[i]));
     this.bn = [...o.bnStats, ...headStats];
-    for (const s of this.bn) {
-      outputs[`bn_mean:${s.name}`] = s.mean;
-      outputs[`bn_var:${s.name}`] = s.var;
-    }
+    Object.assign(outputs, bnOutputs(this.bn));
     this.session = await createSession(toBytes(g, outputs).bytes, session);
 
     // parameters fed as views over the flat store and gradients written straight into `grads` (no copies per step)
-    const all: Feeds = { ...tensorViews(this.student.params) };
-    for (const p of this.student.specs) if (!p.trainable) all[p.name] = floatTensor(this.student.buffers.get(p.name)!, p.shape);
-    this.feeds = {};
-    for (const n of this.session.inputNames) if (all[n]) this.feeds[n] = all[n];
-    this.fetches = { loss: null };
-    for (const p of trainable) {
-      const i = this.grads.layout.indexOf(p.name);
-      this.fetches[`grad:${p.name}`] = new ort.Tensor('float32', this.grads.views[i], [...this.grads.layout.shapes[i]]);
-    }
-    for (const s of this.bn) this.fetches[`bn_mean:${s.name}`] = this.fetches[`bn_var:${s.name}`] = null;
+    this.feeds = networkFeeds(this.session.inputNames, this.student);
+    this.fetches = { loss: null, ...gradientFetches(this.grads, trainable), ...bnFetches(this.bn) };
   }
 
   frozenAt(): readonly string[] {
@@ -117,11 +104,7 @@ export class SimClr implements TrainingMethod {
       (m, i) => (feeds[`drop_path.${i}`] = floatTensor(m, [VIEWS, N])),
     );
     const out = await this.session.run(feeds, this.fetches as never);
-    this.lastStats = this.bn.map((b) => ({
-      name: b.name,
-      mean: out[`bn_mean:${b.name}`].data as Float32Array,
-      var: out[`bn_var:${b.name}`].data as Float32Array,
-    }));
+    this.lastStats = readBnStats(out, this.bn);
     return { loss: scalarOf(out.loss), parts: {} };
   }
 
@@ -141,12 +124,11 @@ export class SimClr implements TrainingMethod {
 
   /** The student's backbone (SimCLR has no teacher, so `part` does not matter). */
   loadBackbone(tensors: ReadonlyMap<string, SerializedTensor>): void {
-    for (const [name, t] of tensors) this.student.value(name).set(t.data);
+    loadBackboneInto([this.student], tensors);
   }
 
   backbone(_part?: 'student' | 'teacher'): BackboneWeights {
-    const names = new Set(this.model.spec().map((p) => p.name).filter((n) => this.model.isExportKey(n)));
-    return { model: this.model.name, tensors: this.student.tensors('', (n) => names.has(n)) };
+    return backboneWeights(this.model, this.student);
   }
 
   async release(): Promise<void> {

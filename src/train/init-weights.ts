@@ -6,7 +6,6 @@ import { pickBackboneTensors } from '../export/checkpoint-backbone.js';
 import { readSafetensors } from '../export/safetensors.js';
 import { toFloat32 } from '../export/tensor-values.js';
 import type { TrainingMethod } from '../methods/method.js';
-import { UserError } from '../util/errors.js';
 
 export interface InitWeightsReport {
   /** backbone tensors loaded */
