@@ -14,6 +14,7 @@ import { getModel, type BackboneModel } from '../models/registry.js';
 import { modelOverrides } from '../models/overrides.js';
 import { MASK_TOKEN } from '../models/vit-spec.js';
 import { Rng } from '../util/rng.js';
+import { autoFreezeSteps } from '../train/schedules.js';
 import type { Batch } from '../data/loader.js';
 import { dinoLoss, dinoTeacherTargets } from './losses/dino.js';
 import { backboneWeights, bnFetches, bnOutputs, gradientFetches, loadBackboneInto, networkFeeds, readBnStats } from './graph-io.js';
@@ -138,7 +139,7 @@ export class Dino implements TrainingMethod {
 
   frozenAt(step: number): readonly string[] {
     const f = this.args.freeze_last_layer_steps;
-    const steps = f === 'auto' ? Math.floor(this.ctx.datasetSize / Math.max(1, this.ctx.cfg.batch_size)) : f;
+    const steps = f === 'auto' ? autoFreezeSteps(this.ctx.datasetSize, this.ctx.cfg.batch_size, this.ctx.totalSteps) : f;
     return step < steps ? ['dino_head.last_layer.weight_v'] : [];
   }
 

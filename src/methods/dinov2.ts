@@ -20,6 +20,7 @@ import { layerDecayScale, type ParamSpec } from '../models/params.js';
 import { getModel, type BackboneModel } from '../models/registry.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { autoFreezeSteps } from '../train/schedules.js';
 import { maskedPatches } from './dinov2/masked-patches.js';
 import { dinoLoss, dinoTeacherTargets } from './losses/dino.js';
 import { ibotLoss, ibotTeacherTargets } from './losses/ibot.js';
@@ -114,7 +115,7 @@ export class Dinov2 implements TrainingMethod {
     this.centerCls = new Float32Array(this.head.outDim);
     this.centerPatch = new Float32Array(this.ibotHead.outDim);
     this.freezeLastLayerSteps =
-      a.freeze_last_layer_steps === 'auto' ? Math.floor(ctx.datasetSize / Math.max(1, cfg.batch_size)) : a.freeze_last_layer_steps;
+      a.freeze_last_layer_steps === 'auto' ? autoFreezeSteps(ctx.datasetSize, cfg.batch_size, ctx.totalSteps) : a.freeze_last_layer_steps;
   }
 
   get params() {

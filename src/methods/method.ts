@@ -12,6 +12,8 @@ export interface MethodContext {
   cfg: PretrainConfig;
   datasetSize: number;
   session: SessionOptions;
+  /** length of the run in optimizer steps (for settings relative to it) */
+  totalSteps?: number;
 }
 
 /** Per-step values from the schedules. */

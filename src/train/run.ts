@@ -52,7 +52,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
     throw new UserError(`batch_size: ${cfg.batch_size} is larger than the dataset (${files.length} images in ${cfg.data}); use a smaller --batch-size`);
   }
   const totalSteps = cfg.steps ?? (cfg.epochs ?? 1) * batchesPerEpoch;
-  const method = await createMethod(cfg.method, { cfg, datasetSize: files.length, session: { providers: device.providers, threads } });
+  const method = await createMethod(cfg.method, { cfg, datasetSize: files.length, totalSteps, session: { providers: device.providers, threads } });
 
   // every check has passed: only now is the output folder cleared (--overwrite) and written
   prepareOut();

@@ -74,3 +74,12 @@ export function scaleLearningRate(lr: number, batchSize: number, rule: LrScaling
 export function freezeLastLayer(step: number, freezeSteps: number): boolean {
   return step < freezeSteps;
 }
+
+/**
+ * Steps to keep the head's last layer frozen for `freeze_last_layer_steps: 'auto'`: one epoch, as DINO and DINOv2 do
+ * (1 of 100 epochs), but at most 10% of the run, so a short run does not spend all of it with a frozen last layer.
+ */
+export function autoFreezeSteps(datasetSize: number, batchSize: number, totalSteps?: number): number {
+  const epoch = Math.floor(datasetSize / Math.max(1, batchSize));
+  return totalSteps === undefined ? epoch : Math.min(epoch, Math.floor(totalSteps / 10));
+}
