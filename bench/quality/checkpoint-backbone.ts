@@ -33,7 +33,8 @@ function toOnnx(cfg: RunConfig, model: BackboneModel, weights: Map<string, Seria
 
 export interface CheckpointBackbone {
   onnx: Uint8Array;
-  /** ||w - w_init|| / ||w_init|| over the backbone weights: shows the evaluated weights did move (0 at init). */
+  /** ||w - w_init|| / ||w_init|| over the trainable backbone weights (BN running stats left out): shows the
+   * evaluated weights did move (0 at init). */
   drift: number;
 }
 
@@ -44,9 +45,11 @@ function initWeights(cfg: RunConfig, model: BackboneModel): Map<string, Serializ
   return new Map<string, SerializedTensor>(specs.map((p) => [p.name, { shape: p.shape, data: values.get(p.name)! }]));
 }
 
-function drift(weights: Map<string, SerializedTensor>, init: Map<string, SerializedTensor>): number {
+function drift(model: BackboneModel, weights: Map<string, SerializedTensor>, init: Map<string, SerializedTensor>): number {
   let d = 0, n = 0;
+  const trainable = new Set(model.spec().filter((p) => p.trainable).map((p) => p.name));
   for (const [name, t] of weights) {
+    if (!trainable.has(name)) continue;
     const w0 = init.get(name)!.data;
     for (let i = 0; i < t.data.length; i++) {
       d += (t.data[i] - w0[i]) ** 2;
@@ -67,7 +70,7 @@ export async function checkpointBackbone(cfg: RunConfig, checkpointDir: string):
     if (!t) throw new Error(`${checkpointDir}: no tensor '${prefix + p.name}'`);
     weights.set(p.name, { shape: p.shape, data: Float32Array.from(t.data as ArrayLike<number>) });
   }
-  return { onnx: toOnnx(cfg, model, weights), drift: drift(weights, initWeights(cfg, model)) };
+  return { onnx: toOnnx(cfg, model, weights), drift: drift(model, weights, initWeights(cfg, model)) };
 }
 
 /** The backbone as every method initialises it (src/methods/*.ts: Network.init(specs, new Rng(seed).fork(0x5eed))). */

@@ -10,7 +10,7 @@ const num = (x: number | undefined, d = 1) => (x === undefined ? '' : x.toFixed(
 
 function describe(r: RunResult): string {
   const args = Object.entries(r.modelArgs).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${r.method}, ${r.model}${args ? ` (${args})` : ''}, batch ${r.batchSize}`;
+  return `${r.name} (${r.method}): ${r.model}${args ? ` (${args})` : ''}, batch ${r.batchSize}`;
 }
 
 export function markdownTable(res: Results): string {
@@ -20,7 +20,7 @@ export function markdownTable(res: Results): string {
   ];
   for (const r of Object.values(res.runs)) {
     for (const p of r.points) {
-      const what = p.step === 0 ? `${describe(r)}: random init` : describe(r);
+      const what = p.step === 0 ? `${describe(r)}, random init` : describe(r);
       lines.push(`| ${what} | ${p.step} | ${pct(p.knnTop1)} | ${pct(p.knnTop5)} | ${num(p.loss, 4)} | ${num(p.drift, 4)} | ${num(p.wallMin)} | ${num(p.cpuMin)} |`);
     }
   }
@@ -33,7 +33,7 @@ function esc(s: string): string {
 }
 
 export function plotSvg(res: Results): string {
-  const W = 900, H = 560, L = 70, R = 250, T = 50, B = 60;
+  const W = 1000, H = 600, L = 70, R = 340, T = 50, B = 60;
   const runs = Object.values(res.runs);
   const maxStep = Math.max(1, ...runs.flatMap((r) => r.points.map((p) => p.step)));
   const accs = runs.flatMap((r) => r.points.map((p) => p.knnTop1)).concat(res.rawPixels ? [res.rawPixels.top1] : []);
@@ -56,7 +56,7 @@ export function plotSvg(res: Results): string {
     out.push(`<text x="${x(s)}" y="${H - B + 18}" text-anchor="middle">${s}</text>`);
   }
   out.push(`<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#333"/>`);
-  out.push(`<text x="${(L + W - R) / 2}" y="${H - 18}" text-anchor="middle">optimizer steps (batch ${runs[0]?.batchSize ?? ''})</text>`);
+  out.push(`<text x="${(L + W - R) / 2}" y="${H - 18}" text-anchor="middle">optimizer steps</text>`);
   out.push(`<text transform="translate(18 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">kNN top-1 accuracy</text>`);
   let ly = T + 10;
   const legend = (color: string, label: string, dashed: boolean) => {
@@ -72,8 +72,8 @@ export function plotSvg(res: Results): string {
     out.push(`<polyline points="${pts}" fill="none" stroke="${c}" stroke-width="2.5"/>`);
     for (const p of r.points) out.push(`<circle cx="${x(p.step)}" cy="${y(p.knnTop1)}" r="3.5" fill="${c}"/>`);
     const args = Object.entries(r.modelArgs).map(([k, v]) => `${k} ${v}`).join(', ');
-    legend(c, `${r.method} ${r.model}${args ? ` (${args})` : ''}`, false);
-    if (base) legend(c, `${r.method}: random init (step 0)`, true);
+    legend(c, `${r.name}: ${r.model}${args ? ` (${args})` : ''}, batch ${r.batchSize}`, false);
+    if (base) legend(c, `${r.name}: random init (step 0)`, true);
   });
   if (res.rawPixels) {
     out.push(`<line x1="${L}" x2="${W - R}" y1="${y(res.rawPixels.top1)}" y2="${y(res.rawPixels.top1)}" stroke="#555" stroke-width="1.5" stroke-dasharray="2 3"/>`);
