@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/train.ts [--method dino] [--steps 20] [--warmup 2] [--threads N]
 //        [--batch 32] [--global-size 96] [--local-size 48] [--local-crops 6] [--out-dim 4096]
-//        [--python PATH|none] [--variant name=SRC_DIR[:ENV=V,...]]... [--memory-steps 100] [--profile PREFIX] [--e2e]
+//        [--python PATH|none] [--variant name=SRC_DIR[:ENV=V;...]]... [--torch-variant name:ENV=V;...]... [--memory-steps 100] [--profile PREFIX] [--e2e]
 //
 // Every engine is a child process driven over stdin/stdout JSON lines, one step at a time, in turn: while one steps
 // the others wait on a read (no CPU). Engines: dinotrain from this tree's src/ ('current'), each --variant (another
@@ -15,7 +15,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -70,7 +70,7 @@ async function worker(): Promise<void> {
   // time every session.run, keyed by the order the sessions were created in (dino: 0 = student, 1 = teacher)
   const runMs = new Map<object, number>();
   const order: object[] = [];
-  const proto = ort.InferenceSession.prototype as unknown as { run: (...a: unknown[]) => Promise<unknown> };
+  const proto = (ort.InferenceSession as unknown as { prototype: { run: (...a: unknown[]) => Promise<unknown> } }).prototype;
   const run = proto.run;
   proto.run = async function (this: object, ...a: unknown[]) {
     const t = performance.now();
@@ -89,7 +89,7 @@ async function worker(): Promise<void> {
   };
   const cfg = resolvePretrainConfig(fileCfg, { method, data: 'bench', out: 'bench', batch_size: B, model: cfgIn.model, steps: 1000 });
   const t0 = performance.now();
-  const m = await createMethod(cfg.method, { cfg, datasetSize: 10_000, session: { providers: ['cpu'], threads: cfgIn.threads } });
+  const m = await createMethod(cfg.method, { cfg, datasetSize: 10_000, session: { providers: ['cpu'], threads: Number(process.env.BENCH_THREADS ?? cfgIn.threads) } });
   const initMs = performance.now() - t0;
   const optim = resolveOptim(cfg, 1000, 100);
   const optimizer = createOptimizer(optim, m.params);
@@ -100,10 +100,20 @@ async function worker(): Promise<void> {
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 4 - 2;
   const sizes = [Sg, Sg, ...Array<number>(L).fill(Sl)];
   const views = sizes.map((s) => Float32Array.from({ length: B * 3 * s * s }, rand));
-  const batch = { epoch: 0, batch: 0, size: B, views, viewSizes: sizes, indices: new Uint32Array(B), waitMs: 0 } as never;
+  const batch: Record<string, unknown> = { epoch: 0, batch: 0, size: B, views, viewSizes: sizes, indices: new Uint32Array(B), waitMs: 0 };
+  const maskOpts = method === 'dinov2' ? (await imp<typeof import('../src/methods/dinov2.js')>('methods/dinov2.ts')).loaderMasks(cfg) : undefined;
+  if (maskOpts) {
+    // iBOT masks as the loader draws them (fixed for the run)
+    const { batchMasks, DEFAULT_MASK_OPTIONS } = await imp<typeof import('../src/data/masks.js')>('data/masks.ts');
+    const { Rng } = await imp<typeof import('../src/util/rng.js')>('util/rng.ts');
+    const { patchSize, ...rest } = maskOpts;
+    const side = Sg / patchSize;
+    batch.masks = batchMasks(new Rng(1), 2 * B, side, side, { ...DEFAULT_MASK_OPTIONS, ...rest });
+    batch.maskGrid = [side, side];
+  }
 
   const send = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
-  send({ ready: true, initMs, params: m.params.size, pid: process.pid });
+  send({ ready: true, initMs, params: m.params.size, threads: Number(process.env.BENCH_THREADS ?? cfgIn.threads), pid: process.pid });
   let step = 0;
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
@@ -112,7 +122,7 @@ async function worker(): Promise<void> {
     const cpu0 = process.cpuUsage();
     const a = performance.now();
     const s = schedules.at(step);
-    const r = await m.forwardBackward(batch, s);
+    const r = await m.forwardBackward(batch as never, s);
     const b = performance.now();
     const frozen = new Set(m.frozenAt(step));
     for (const name of m.params.names) optimizer.setFrozen(name, frozen.has(name));
@@ -158,6 +168,7 @@ class Engine {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly lines: Interface;
   private readonly pending: ((line: string) => void)[] = [];
+  private readonly queued: string[] = [];
   stderr = '';
 
   constructor(
@@ -170,7 +181,10 @@ class Engine {
     this.child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
     this.lines = createInterface({ input: this.child.stdout });
     this.lines.on('line', (l) => {
-      if (l.startsWith('{')) this.pending.shift()?.(l);
+      if (!l.startsWith('{')) return;
+      const p = this.pending.shift();
+      if (p) p(l);
+      else this.queued.push(l);
     });
     this.child.on('exit', (code) => {
       for (const p of this.pending.splice(0)) p(JSON.stringify({ error: `${name} exited with ${code}: ${this.stderr}` }));
@@ -178,13 +192,16 @@ class Engine {
   }
 
   private next(): Promise<Record<string, unknown>> {
-    return new Promise((res, rej) =>
-      this.pending.push((l) => {
+    return new Promise((res, rej) => {
+      const take = (l: string) => {
         const o = JSON.parse(l) as Record<string, unknown>;
         if (o.error) rej(new Error(String(o.error)));
         else res(o);
-      }),
-    );
+      };
+      const q = this.queued.shift();
+      if (q) take(q);
+      else this.pending.push(take);
+    });
   }
 
   async start(): Promise<void> {
@@ -204,6 +221,8 @@ class Engine {
     await Promise.race([p, new Promise((r) => setTimeout(r, 30_000))]);
   }
 }
+
+const isTorch = (e: Engine) => e.ready.torch !== undefined;
 
 function median(a: number[]): number {
   const s = [...a].sort((x, y) => x - y);
@@ -227,33 +246,113 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
-async function endToEnd(c: StepConfig): Promise<void> {
-  const out = mkdtempSync(join(os.tmpdir(), 'dinotrain-bench-e2e-'));
+interface Tree {
+  name: string;
+  /** the folder holding src/ and test/helpers/cli.ts */
+  root: string;
+  env: Record<string, string>;
+}
+
+/** The CLI end to end (data loading included) on examples/images, per tree, alternating for --e2e-rounds rounds. */
+async function endToEnd(c: StepConfig, trees: Tree[]): Promise<void> {
   const steps = Number(arg('e2e-steps', '12'));
-  const argv = ['--import', 'tsx', 'test/helpers/cli.ts', 'pretrain', '--data', join(repo, 'examples', 'images'), '--out', out,
-    '--overwrite', '--method', c.method, '--model', c.model, '--steps', String(steps), '--batch-size', String(c.batch),
-    '--global-size', String(c.globalSize), '--local-size', String(c.localSize), '--local-crops', String(c.localCrops),
-    '--log-every', '1', '--loggers', 'jsonl'];
-  if (c.method !== 'simclr') {
-    writeFileSync(join(out, '..', `${basename(out)}.json`), JSON.stringify({ method_args: { output_dim: c.outDim } }));
-    argv.push('--config', join(out, '..', `${basename(out)}.json`));
+  const rounds = Number(arg('e2e-rounds', '1'));
+  const results = new Map<string, { ips: number[]; wait: number[]; rss: number[] }>(trees.map((t) => [t.name, { ips: [], wait: [], rss: [] }]));
+  for (let r = 0; r < rounds; r++) {
+    for (const t of r % 2 ? [...trees].reverse() : trees) {
+      const out = mkdtempSync(join(os.tmpdir(), 'dinotrain-bench-e2e-'));
+      const argv = ['--import', 'tsx', join(t.root, 'test', 'helpers', 'cli.ts'), 'pretrain', '--data', join(repo, 'examples', 'images'),
+        '--out', out, '--overwrite', '--method', c.method, '--model', c.model, '--steps', String(steps), '--batch-size', String(c.batch),
+        '--global-size', String(c.globalSize), '--local-size', String(c.localSize), '--local-crops', String(c.localCrops),
+        '--log-every', '1', '--loggers', 'jsonl'];
+      if (c.method !== 'simclr') {
+        writeFileSync(`${out}.json`, JSON.stringify({ method_args: { output_dim: c.outDim } }));
+        argv.push('--config', `${out}.json`);
+      }
+      const run = spawnSync(process.execPath, argv, { cwd: t.root, encoding: 'utf8', env: { ...process.env, ...t.env } });
+      if (run.status !== 0) {
+        console.log(`e2e ${t.name}: CLI failed (${run.status}): ${run.stderr.slice(-800)}`);
+      } else {
+        const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+        const res = results.get(t.name)!;
+        for (const row of rows.slice(2)) {
+          // the first steps include session warm-up
+          res.ips.push(row.images_per_s);
+          res.wait.push(row.data_wait);
+        }
+        res.rss.push(Math.max(...rows.map((x) => x.rss_mb)));
+      }
+      rmSync(out, { recursive: true, force: true });
+      rmSync(`${out}.json`, { force: true });
+    }
   }
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, argv, { cwd: repo, encoding: 'utf8' });
-  const wall = (performance.now() - t0) / 1000;
-  if (r.status !== 0) {
-    console.log(`e2e: CLI failed (${r.status}): ${r.stderr.slice(-800)}`);
-    return;
+  for (const [name, r] of results) {
+    console.log(
+      `e2e CLI ${name} (${rounds} x ${steps} steps, batch ${c.batch}, examples/images): images/s median ${fmt(median(r.ips), 1)} ` +
+        `(best ${fmt(Math.max(...r.ips), 1)}), data_wait median ${fmt(median(r.wait), 3)}, rss ${fmt(Math.max(...r.rss))} MiB`,
+    );
   }
-  const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
-  const later = rows.slice(2); // the first steps include session warm-up
-  console.log(
-    `e2e CLI (${steps} steps, batch ${c.batch}, examples/images): images/s median ${fmt(median(later.map((x) => x.images_per_s)), 1)} ` +
-      `(max ${fmt(Math.max(...later.map((x) => x.images_per_s)), 1)}), data_wait median ${fmt(median(later.map((x) => x.data_wait)), 3)}, ` +
-      `rss ${fmt(Math.max(...rows.map((x) => x.rss_mb)))} MiB, wall ${fmt(wall, 1)} s incl. start-up`,
-  );
-  rmSync(out, { recursive: true, force: true });
-  rmSync(`${out}.json`, { force: true });
+}
+
+/** Runs the engines in turn, step by step, and prints the comparison table, load, memory growth and losses. */
+async function compareSteps(c: StepConfig, engines: Engine[], o: { steps: number; warmup: number; memorySteps: number }): Promise<void> {
+  const { steps, warmup, memorySteps } = o;
+  for (const e of engines) await e.start(); // one at a time: start-up is CPU-heavy
+  const load0 = os.loadavg();
+  console.log(`machine: ${os.availableParallelism()} cores (${cpuModel()}), load average ${load0.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`config: ${JSON.stringify(c)}; ${warmup} warm-up + ${steps} timed steps per engine, interleaved`);
+  for (const e of engines) console.log(`  ${e.name}: ${JSON.stringify(e.ready)}`);
+
+  const loads: number[] = [];
+  const total = Math.max(warmup + steps, memorySteps);
+  for (let i = 0; i < total; i++) {
+    // rotate who goes first, so no engine always follows the same neighbour
+    for (let j = 0; j < engines.length; j++) {
+      const e = engines[(i + j) % engines.length];
+      if (i >= warmup + steps && isTorch(e)) continue;
+      const r = await e.step();
+      if (i >= warmup) e.steps.push(r);
+    }
+    loads.push(os.loadavg()[0]);
+    if (flag('verbose')) {
+      console.log(`step ${i}: ${engines.map((e) => `${e.name} ${fmt(e.steps.at(-1)?.ms ?? NaN)}`).join(', ')} load ${loads.at(-1)!.toFixed(1)}`);
+    }
+  }
+  for (const e of engines) await e.quit();
+
+  const B = c.batch;
+  const rows: string[] = [];
+  const torch = engines.filter(isTorch).map((e) => {
+    const ms = e.steps.slice(0, steps).map((s) => s.ms);
+    return { name: e.name, med: median(ms), min: Math.min(...ms) };
+  });
+  rows.push(`| engine | step ms median | min | images/s median | best | speed vs ${torch.map((t) => t.name).join(' / ') || 'PyTorch'} (median, best) | CPU s/step | CPU share | peak RSS MiB | phases (median ms) |`);
+  rows.push('|---|---|---|---|---|---|---|---|---|---|');
+  for (const e of engines) {
+    const st = e.steps.slice(0, steps);
+    const ms = st.map((s) => s.ms);
+    const med = median(ms), min = Math.min(...ms);
+    const phases = Object.keys(st[0]?.phases ?? {})
+      .map((k) => `${k} ${fmt(median(st.map((s) => s.phases[k] ?? 0)))}`)
+      .join(', ');
+    const vs = isTorch(e) || !torch.length ? '-' : torch.map((t) => `${fmt(t.med / med, 2)}x, ${fmt(t.min / min, 2)}x`).join(' / ');
+    rows.push(
+      `| ${e.name} | ${fmt(med)} | ${fmt(min)} | ${fmt((B * 1000) / med, 1)} | ${fmt((B * 1000) / min, 1)} | ${vs} | ` +
+        `${fmt(median(st.map((s) => (s.cpuShare * s.ms) / 1000)), 2)} | ${fmt(median(st.map((s) => s.cpuShare)), 2)} | ${fmt(Math.max(...e.steps.map((s) => s.maxRssMiB)))} | ${phases} |`,
+    );
+  }
+  console.log(rows.join('\n'));
+  console.log(`load average during the run: median ${fmt(median(loads), 1)}, max ${fmt(Math.max(...loads), 1)} (${os.availableParallelism()} cores)`);
+  for (const e of engines) {
+    if (isTorch(e)) continue;
+    const rss = e.steps.map((s) => s.rssMiB);
+    if (rss.length >= 20) {
+      const early = median(rss.slice(5, 15)), late = median(rss.slice(-10));
+      console.log(`${e.name}: RSS over ${rss.length} steps: steps 5-15 median ${fmt(early)} MiB, last 10 median ${fmt(late)} MiB (growth ${fmt(late - early)} MiB)`);
+    }
+    const losses = e.steps.slice(0, 3).map((s) => s.loss.toFixed(5));
+    console.log(`${e.name}: first timed losses ${losses.join(' ')}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -283,79 +382,33 @@ async function main(): Promise<void> {
   const workerArgs = (src: string) => ['--import', 'tsx', join(here, 'train.ts'), '--worker', '--src', src, '--config', JSON.stringify(c)];
   const variants = args('variant');
   if (!variants.some((v) => v.startsWith('current='))) variants.unshift(`current=${join(repo, 'src')}`);
+  const trees: Tree[] = [];
   for (const v of variants) {
     const [name, rest] = v.split(/=(.*)/s);
     const [src, envList] = rest.split(/:(.*)/s);
     const env: Record<string, string> = {};
-    for (const kv of (envList ?? '').split(',').filter(Boolean)) {
-      const [k, val] = kv.split('=');
+    for (const kv of (envList ?? '').split(';').filter(Boolean)) {
+      const [k, val] = kv.split(/=(.*)/s);
       env[k] = val;
     }
+    trees.push({ name, root: dirname(resolve(src || join(repo, 'src'))), env: { ...env } });
     if (profile) env.DINOTRAIN_ORT_PROFILE = `${profile}-${name}`;
-    engines.push(new Engine(name, process.execPath, workerArgs(resolve(src || join(repo, 'src'))), env));
+    if (steps > 0) engines.push(new Engine(name, process.execPath, workerArgs(resolve(src || join(repo, 'src'))), env));
   }
-  const python = pickPython();
-  if (python && method === 'dino') {
-    const py = ['bench/torch_dino_step.py', '--serve', '--batch', String(c.batch), '--global-size', String(c.globalSize),
+  const python = steps > 0 ? pickPython() : null;
+  if (python) {
+    const py = ['bench/torch_dino_step.py', '--serve', '--method', method, '--model', c.model, '--batch', String(c.batch), '--global-size', String(c.globalSize),
       '--local-size', String(c.localSize), '--local-crops', String(c.localCrops), '--out-dim', String(c.outDim), '--threads', String(c.threads)];
-    engines.push(new Engine('pytorch', python, py, {}));
-  }
-  for (const e of engines) await e.start(); // one at a time: start-up is CPU-heavy
-  const load0 = os.loadavg();
-  console.log(`machine: ${os.availableParallelism()} cores (${cpuModel()}), load average ${load0.map((x) => x.toFixed(1)).join(' ')}`);
-  console.log(`config: ${JSON.stringify(c)}; ${warmup} warm-up + ${steps} timed steps per engine, interleaved`);
-  for (const e of engines) console.log(`  ${e.name}: ${JSON.stringify(e.ready)}`);
-
-  const loads: number[] = [];
-  const total = Math.max(warmup + steps, memorySteps);
-  for (let i = 0; i < total; i++) {
-    // rotate who goes first, so no engine always follows the same neighbour
-    for (let j = 0; j < engines.length; j++) {
-      const e = engines[(i + j) % engines.length];
-      if (i >= warmup + steps && e.name === 'pytorch') continue;
-      const r = await e.step();
-      if (i >= warmup) e.steps.push(r);
-    }
-    loads.push(os.loadavg()[0]);
-    if (flag('verbose')) {
-      console.log(`step ${i}: ${engines.map((e) => `${e.name} ${fmt(e.steps.at(-1)?.ms ?? NaN)}`).join(', ')} load ${loads.at(-1)!.toFixed(1)}`);
+    if (!flag('no-torch-default')) engines.push(new Engine('pytorch', python, py, {}));
+    // --torch-variant name:K=V;...: the same reference under other env settings (e.g. OMP_WAIT_POLICY=PASSIVE)
+    for (const tv of args('torch-variant')) {
+      const [name, envList] = tv.split(/:(.*)/s);
+      const env = Object.fromEntries((envList ?? '').split(';').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]));
+      engines.push(new Engine(name, python, py, env));
     }
   }
-  for (const e of engines) await e.quit();
-
-  const B = c.batch;
-  const rows: string[] = [];
-  const py = engines.find((e) => e.name === 'pytorch');
-  const pyMed = py ? median(py.steps.slice(0, steps).map((s) => s.ms)) : NaN;
-  const pyMin = py ? Math.min(...py.steps.slice(0, steps).map((s) => s.ms)) : NaN;
-  rows.push('| engine | step ms median | min | images/s median | best | vs PyTorch (median, best) | CPU share | peak RSS MiB | phases (median ms) |');
-  rows.push('|---|---|---|---|---|---|---|---|---|');
-  for (const e of engines) {
-    const st = e.steps.slice(0, steps);
-    const ms = st.map((s) => s.ms);
-    const med = median(ms), min = Math.min(...ms);
-    const phases = Object.keys(st[0]?.phases ?? {})
-      .map((k) => `${k} ${fmt(median(st.map((s) => s.phases[k] ?? 0)))}`)
-      .join(', ');
-    rows.push(
-      `| ${e.name} | ${fmt(med)} | ${fmt(min)} | ${fmt((B * 1000) / med, 1)} | ${fmt((B * 1000) / min, 1)} | ` +
-        `${e === py || !py ? '-' : `${fmt(pyMed / med, 2)}x, ${fmt(pyMin / min, 2)}x`} | ${fmt(median(st.map((s) => s.cpuShare)), 2)} | ` +
-        `${fmt(Math.max(...e.steps.map((s) => s.maxRssMiB)))} | ${phases} |`,
-    );
-  }
-  console.log(rows.join('\n'));
-  console.log(`load average during the run: median ${fmt(median(loads), 1)}, max ${fmt(Math.max(...loads), 1)} (${os.availableParallelism()} cores)`);
-  for (const e of engines) {
-    if (e.name === 'pytorch') continue;
-    const rss = e.steps.map((s) => s.rssMiB);
-    if (rss.length >= 20) {
-      const early = median(rss.slice(5, 15)), late = median(rss.slice(-10));
-      console.log(`${e.name}: RSS over ${rss.length} steps: steps 5-15 median ${fmt(early)} MiB, last 10 median ${fmt(late)} MiB (growth ${fmt(late - early)} MiB)`);
-    }
-    const losses = e.steps.slice(0, 3).map((s) => s.loss.toFixed(5));
-    console.log(`${e.name}: first timed losses ${losses.join(' ')}`);
-  }
-  if (flag('e2e')) await endToEnd(c);
+  if (engines.length) await compareSteps(c, engines, { steps, warmup, memorySteps });
+  if (flag('e2e')) await endToEnd(c, trees);
 }
 
 if (flag('worker')) await worker();

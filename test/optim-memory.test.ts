@@ -47,7 +47,8 @@ test(`heap and RSS stay flat over ${STEPS} AdamW steps on ${PARAMS / 1e6}M param
   t.diagnostic(`${ms.toFixed(1)} ms per clip+AdamW+EMA step; heap ${heapGrowth} B, arrayBuffers ${external} B, rss ${rssGrowth} B`);
   // any typed array allocated per step shows in arrayBuffers; a model-sized one would add 20 MB per step
   assert.ok(heapGrowth < 1 << 20, `heap grew by ${heapGrowth} bytes`);
-  assert.equal(external, 0, `array buffers grew by ${external} bytes`);
+  // a few hundred bytes come and go with Node's own small buffers; one per-step typed array would be megabytes
+  assert.ok(external < 64 << 10, `array buffers grew by ${external} bytes`);
   assert.ok(rssGrowth < 16 << 20, `RSS grew by ${rssGrowth} bytes`);
   assert.ok(store.flat.every(Number.isFinite), 'parameters stay finite');
   assert.equal(opt.steps[0], STEPS);

@@ -1,5 +1,8 @@
 // AdamW as torch.optim.AdamW (decoupled weight decay, bias correction), one fused loop over the flat buffers.
 // Per parameter: lr = base lr * lrScale (a PyTorch param group per scale), decay only where the spec allows it.
+// The loop runs as a WebAssembly SIMD kernel where available (float32 arithmetic, as torch; ~4x faster than the JS
+// loop, which stays as the fallback): the moments live in the kernel's memory, the parameters and gradients are
+// copied in and the parameters back out (one memcpy each).
 import {
   type FlatLayout,
   FlatTensors,
@@ -11,12 +14,25 @@ import {
   stepCountsFromTensors,
   stepCountsToTensors,
 } from './param-store.js';
+import { type SimdKernels, simdKernels } from './simd.js';
 
 export interface AdamWOptions {
   lr: number;
   weightDecay: number;
   betas?: readonly [number, number];
   eps?: number;
+  /** use the WebAssembly SIMD kernel when the runtime has it (default true; DINOTRAIN_SIMD=0 turns it off) */
+  simd?: boolean;
+}
+
+/** The SIMD kernel and its memory: parameter and gradient staging areas, and the moments. */
+interface SimdState {
+  kernels: SimdKernels;
+  p: Float32Array;
+  g: Float32Array;
+  /** byte offsets of the moments in the kernel's memory */
+  m: number;
+  v: number;
 }
 
 // Moments below this are flushed to zero: float32 denormals (a moment decaying under zero gradients, e.g. a frozen
@@ -39,6 +55,7 @@ export class AdamW implements Optimizer {
   private readonly lrScale: Float64Array;
   private readonly decays: Uint8Array;
   private readonly frozen: Uint8Array;
+  private readonly simd: SimdState | null = null;
 
   constructor(
     readonly params: ParamStore,
@@ -49,8 +66,19 @@ export class AdamW implements Optimizer {
     [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.layout = params.layout;
-    this.m = new FlatTensors(this.layout);
-    this.v = new FlatTensors(this.layout);
+    const total = this.layout.total;
+    // four 16-byte-aligned regions: parameters, gradients, m, v
+    const stride = Math.ceil(total / 4) * 4;
+    const kernels = (options.simd ?? process.env.DINOTRAIN_SIMD !== '0') ? simdKernels(4 * 4 * stride) : null;
+    if (kernels) {
+      const region = (i: number) => new Float32Array(kernels.memory.buffer, 4 * i * stride, total);
+      this.simd = { kernels, p: region(0), g: region(1), m: 4 * 2 * stride, v: 4 * 3 * stride };
+      this.m = new FlatTensors(this.layout, region(2));
+      this.v = new FlatTensors(this.layout, region(3));
+    } else {
+      this.m = new FlatTensors(this.layout);
+      this.v = new FlatTensors(this.layout);
+    }
     const n = this.layout.names.length;
     this.steps = new Float64Array(n);
     this.lrScale = Float64Array.from(params.specs, (s) => s.lrScale ?? 1);
@@ -65,15 +93,32 @@ export class AdamW implements Optimizer {
   step(grads: Float32Array): void {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
+    const simd = this.simd;
+    if (simd) {
+      simd.p.set(this.params.flat);
+      simd.g.set(grads);
+    }
+    const { beta1: b1, beta2: b2, eps } = this;
     for (let i = 0; i < offsets.length; i++) {
       if (this.frozen[i]) continue;
       const t = ++this.steps[i];
       const lr = this.lr * this.lrScale[i];
       const keep = this.decays[i] ? 1 - lr * this.weightDecay : 1;
-      const stepSize = lr / (1 - Math.pow(this.beta1, t));
-      const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(this.beta2, t));
-      adamwRange(this.params.flat, this.m.flat, this.v.flat, grads, offsets[i], offsets[i] + sizes[i], keep, stepSize, invSqrtBc2, this.beta1, this.beta2, this.eps);
+      const stepSize = lr / (1 - Math.pow(b1, t));
+      const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(b2, t));
+      if (simd) {
+        const o = 4 * offsets[i];
+        simd.kernels.adamw(simd.p.byteOffset + o, simd.m + o, simd.v + o, simd.g.byteOffset + o, sizes[i], keep, stepSize, invSqrtBc2, b1, 1 - b1, b2, 1 - b2, eps);
+      } else {
+        adamwRange(this.params.flat, this.m.flat, this.v.flat, grads, offsets[i], offsets[i] + sizes[i], keep, stepSize, invSqrtBc2, b1, b2, eps);
+      }
     }
+    if (simd) this.params.flat.set(simd.p);
+  }
+
+  /** true when the step runs as the WebAssembly SIMD kernel */
+  get usesSimd(): boolean {
+    return this.simd !== null;
   }
 
   /** Tensors 'm.<name>', 'v.<name>' (views, not copies) and 'step.<name>'. */

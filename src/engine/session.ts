@@ -7,12 +7,21 @@ export interface SessionOptions {
   providers: string[];
   /** intra-op threads */
   threads: number;
+  /**
+   * Let idle intra-op threads spin-wait for the next op (ORT's default) instead of sleeping. Default off: spinning
+   * buys little on an idle machine but, when the cores are shared with other work, the spinning threads take CPU
+   * time from the ones doing the work (measured: a ViT block's forward+backward ~1.4x slower under load, see
+   * docs/benchmarks.md). DINOTRAIN_ORT_SPIN=1 turns it on.
+   */
+  spinning?: boolean;
 }
 
 export type Feeds = Record<string, ort.Tensor>;
 
-export async function createSession(model: Uint8Array, opts: SessionOptions): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, {
+/** The ORT session options dinotrain uses (exported for benchmarks and tests). */
+export function sessionOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
+  const spin = process.env.DINOTRAIN_ORT_SPIN ? process.env.DINOTRAIN_ORT_SPIN === '1' : (opts.spinning ?? false);
+  const out: ort.InferenceSession.SessionOptions = {
     executionProviders: opts.providers,
     intraOpNumThreads: opts.threads,
     interOpNumThreads: 1,
@@ -20,9 +29,17 @@ export async function createSession(model: Uint8Array, opts: SessionOptions): Pr
     graphOptimizationLevel: 'all',
     enableCpuMemArena: true,
     enableMemPattern: true,
-    // DINOTRAIN_ORT_PROFILE=prefix writes ORT's per-node timings (chrome trace JSON) for performance work
-    ...(process.env.DINOTRAIN_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.DINOTRAIN_ORT_PROFILE } : {}),
-  });
+    extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' } } },
+  };
+  // performance work: DINOTRAIN_ORT_PROFILE=prefix writes ORT's per-node timings (chrome trace JSON, flushed when the
+  // session is released); DINOTRAIN_ORT_OPTIONS='{"enableCpuMemArena":false}' overrides session options (JSON)
+  if (process.env.DINOTRAIN_ORT_PROFILE) Object.assign(out, { enableProfiling: true, profileFilePrefix: process.env.DINOTRAIN_ORT_PROFILE });
+  if (process.env.DINOTRAIN_ORT_OPTIONS) Object.assign(out, JSON.parse(process.env.DINOTRAIN_ORT_OPTIONS) as object);
+  return out;
+}
+
+export async function createSession(model: Uint8Array, opts: SessionOptions): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, sessionOptions(opts));
 }
 
 /**

@@ -22,6 +22,12 @@ export interface GraphOptions {
   name?: string;
   /** constants with more elements than this become initializers instead of Constant nodes (default 64) */
   maxInlineConst?: number;
+  /**
+   * use ONNX Runtime's com.microsoft kernels where they beat plain ops (gelu -> one fused Gelu node with its own
+   * gradient rule); such a graph runs only in ONNX Runtime. Default: on for float32 graphs whose parameters are
+   * inputs (training and teacher graphs), off for exports (parameters as initializers) and decompose mode.
+   */
+  contribOps?: boolean;
 }
 
 export interface ParamInfo {
@@ -35,6 +41,7 @@ const DEFAULT_MAX_INLINE = 64;
 export class Graph {
   readonly dtype: 'float' | 'double';
   readonly decompose: boolean;
+  readonly contribOps: boolean;
   readonly name: string;
   readonly nodes: GraphNode[] = [];
   /** graph inputs in declaration order (data inputs and, in training mode, parameters) */
@@ -58,6 +65,7 @@ export class Graph {
     this.name = opts.name ?? 'dinotrain';
     this.paramValues = opts.paramValues;
     this.maxInlineConst = opts.maxInlineConst ?? DEFAULT_MAX_INLINE;
+    this.contribOps = opts.contribOps ?? (this.dtype === 'float' && !this.decompose && !this.paramValues);
   }
 
   /** @internal */

@@ -76,12 +76,15 @@ export function vitForward(g: Graph, P: Params, images: Tensor, cfg: VitConfig, 
       keepMlp: dp?.[2 * i + 1],
     });
 
-  const xn = g.layerNorm(x, P('norm.weight'), P('norm.bias'), cfg.lnEps);
+  // LayerNorm is per token, so each output normalises only its own tokens: a method that reads the class token
+  // alone (DINO) then neither normalises nor back-propagates through the patch tokens' final norm.
+  const norm = (t: Tensor) => g.layerNorm(t, P('norm.weight'), P('norm.bias'), cfg.lnEps);
+  const preNormCls = g.gather(x, 0, 1);
   return {
-    cls: g.gather(xn, 0, 1),
-    patchTokens: g.slice(xn, [1 + R], [1 + R + T], [1]),
-    regTokens: R > 0 ? g.slice(xn, [1], [1 + R], [1]) : undefined,
-    preNormCls: g.gather(x, 0, 1),
+    cls: norm(preNormCls),
+    patchTokens: norm(g.slice(x, [1 + R], [1 + R + T], [1])),
+    regTokens: R > 0 ? norm(g.slice(x, [1], [1 + R], [1])) : undefined,
+    preNormCls,
     grid: { rows, cols },
   };
 }

@@ -2,7 +2,7 @@
 // (plain ops, differentiated by the generic rules), BatchNorm with running statistics (inference), L2 normalisation.
 
 import { Graph } from '../core.js';
-import { normAxis } from '../dims.js';
+import { isStaticShape, normAxis, numel } from '../dims.js';
 import type { Tensor } from '../tensor.js';
 import { ONNX_DTYPE } from '../types.js';
 import { defineVjp } from '../vjp.js';
@@ -68,11 +68,15 @@ P.l2Normalize = function (x, axis = -1, eps = 1e-12) {
 
 // ---------------------------------------------------------------- gradient rules
 
-// From the fused op's Mean and InvStdDev outputs: x̂ = (x−μ)·r, gx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·γ.
+// gx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·γ and r the forward's InvStdDev output; x̂ = (x−μ)·r is recomputed
+// by the same LayerNormalization kernel without γ and β (one pass instead of a Sub and a Mul).
 defineVjp('LayerNormalization', (g, { inputs: [x, gam, bet], outputs: [, mean, rstd], attrs }, [gy], need) => {
   const X = x!, G = gy!, a = attrs.axis as number;
   const axes = [...Array(X.rank - a).keys()].map((k) => a + k);
-  const xhat = g.mul(g.sub(X, mean), rstd);
+  const normShape = X.shape.slice(a);
+  const xhat = isStaticShape(normShape)
+    ? g.layerNorm(X, g.const(new Float32Array(numel(normShape) as number).fill(1), normShape, X.dtype), null, attrs.epsilon as number, a)
+    : g.mul(g.sub(X, mean!), rstd);
   let gx: Tensor | null = null;
   if (need[0]) {
     const gh = g.mul(G, gam!);

@@ -213,6 +213,16 @@ P.unbroadcast = function (g, shape) {
   const lead = g.rank - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  // Summing away leading axes (a bias or LayerNorm parameter gradient: [..., C] -> [C]) as ones[1, rows] @ g[rows, C]:
+  // ORT's MatMul does this about twice as fast as its ReduceSum over the first axis.
+  const prefix = axes.every((a, i) => a === i);
+  const cols = g.shape.slice(axes.length);
+  if (prefix && axes.length > 0 && cols.length > 0 && isStaticShape(cols) && !this.decompose) {
+    const rows = numel(g.shape.slice(0, axes.length));
+    const c = numel(cols) as number;
+    const ones = this.full([1, rows], 1, g.dtype);
+    return this.reshape(this.matmul(ones, this.reshape(g, [rows, c])), shape);
+  }
   if (axes.every((a) => a < lead)) return this.reduceSum(g, axes, false);
   return this.reshape(this.reduceSum(g, axes, true), shape);
 };

@@ -1,0 +1,134 @@
+// Speed changes to the graphs and sessions must not change the numbers: each fast path against the plain one.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { sessionOptions } from '../src/engine/session.js';
+import { Graph, Session } from '../src/graph/index.js';
+import { Rng } from '../src/util/rng.js';
+
+const { onnx } = onnxProto;
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let md = 0, mb = 0;
+  for (let i = 0; i < a.length; i++) {
+    md = Math.max(md, Math.abs(a[i] - b[i]));
+    mb = Math.max(mb, Math.abs(b[i]));
+  }
+  return md / Math.max(mb, 1e-30);
+}
+
+/** A two-layer GELU MLP with a weighted-sum loss: y, loss and the gradients of x and both weights. */
+function mlp(opts: { contribOps?: boolean; dtype?: 'float' | 'double' }) {
+  const g = new Graph(opts);
+  const x = g.input('x', ['N', 12]);
+  const r = g.input('r', ['N', 5]);
+  const w1 = g.param('w1', [24, 12]), b1 = g.param('b1', [24]), w2 = g.param('w2', [5, 24]);
+  const y = g.linear(g.gelu(g.linear(x, w1, b1)), w2);
+  const loss = g.reduceSum(g.mul(y, r), undefined, false);
+  const [gx, gw1, gb1, gw2] = g.grad(loss, [x, w1, b1, w2]);
+  return g.toModel({ y, loss, gx, gw1, gb1, gw2 });
+}
+
+function mlpFeeds(dtype: 'float' | 'double') {
+  const rng = new Rng(7);
+  const arr = (n: number, s: number) => (dtype === 'float' ? Float32Array : Float64Array).from({ length: n }, () => rng.normal() * s);
+  return {
+    x: { data: arr(6 * 12, 2), dims: [6, 12] },
+    r: { data: arr(6 * 5, 1), dims: [6, 5] },
+    w1: { data: arr(24 * 12, 0.5), dims: [24, 12] },
+    b1: { data: arr(24, 0.5), dims: [24] },
+    w2: { data: arr(5 * 24, 0.5), dims: [5, 24] },
+  };
+}
+
+test('fused GELU (ORT Gelu kernel + its own gradient rule) gives the plain graph\'s values and gradients', async () => {
+  const fused = mlp({});
+  const plain = mlp({ contribOps: false });
+  const exact = mlp({ dtype: 'double' }); // decomposed ops in float64: the reference both are checked against
+  assert.equal(fused.ops.Gelu, 1, 'training graphs use the fused kernel by default');
+  assert.equal(plain.ops.Gelu, undefined);
+  assert.ok(fused.nodeCount < plain.nodeCount, `${fused.nodeCount} nodes vs ${plain.nodeCount}`);
+  const f32 = mlpFeeds('float');
+  const [a, b] = await Promise.all([fused, plain].map(async (m) => (await Session.create(m.bytes, { intraOpNumThreads: 1 })).run(f32)));
+  const c = await (await Session.create(exact.bytes, { intraOpNumThreads: 1 })).run(mlpFeeds('double'));
+  for (const k of ['y', 'loss', 'gx', 'gw1', 'gb1', 'gw2']) {
+    const ab = maxRelDiff(a[k].data as Float32Array, b[k].data as Float32Array);
+    assert.ok(ab < 2e-6, `${k}: fused vs plain ${ab}`);
+    const ac = maxRelDiff(a[k].data as Float32Array, c[k].data as Float64Array);
+    assert.ok(ac < 2e-6, `${k}: fused vs float64 ${ac}`);
+  }
+});
+
+test('exports keep plain ONNX ops, in the form ORT fuses into its Gelu kernel when it loads them', async () => {
+  const g = new Graph({ paramValues: new Map([['w', Float32Array.from({ length: 12 }, (_, i) => i / 10 - 0.5)]]) });
+  const x = g.input('x', ['N', 3]);
+  const y = g.gelu(g.linear(x, g.param('w', [4, 3])));
+  const built = g.toModel({ y });
+  assert.equal(built.ops.Gelu, undefined);
+  assert.equal(built.ops.Erf, 1);
+  const dir = mkdtempSync(join(tmpdir(), 'dt-speed-'));
+  try {
+    const path = join(dir, 'opt.onnx');
+    await ort.InferenceSession.create(built.bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: path, logSeverityLevel: 3 });
+    const ops = onnx.ModelProto.decode(readFileSync(path)).graph!.node!.map((n) => n.opType);
+    assert.ok(ops.includes('Gelu'), `ORT's optimised graph: ${ops.join(' ')}`);
+    assert.ok(!ops.includes('Erf'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sessions do not spin-wait by default (DINOTRAIN_ORT_SPIN=1 turns it on); the outputs are the same', async () => {
+  const spinOf = (o: ort.InferenceSession.SessionOptions) => (o.extra as { session: { intra_op: { allow_spinning: string } } }).session.intra_op.allow_spinning;
+  const saved = process.env.DINOTRAIN_ORT_SPIN;
+  try {
+    delete process.env.DINOTRAIN_ORT_SPIN;
+    assert.equal(spinOf(sessionOptions({ providers: ['cpu'], threads: 2 })), '0');
+    assert.equal(spinOf(sessionOptions({ providers: ['cpu'], threads: 2, spinning: true })), '1');
+    process.env.DINOTRAIN_ORT_SPIN = '1';
+    assert.equal(spinOf(sessionOptions({ providers: ['cpu'], threads: 2 })), '1');
+  } finally {
+    if (saved === undefined) delete process.env.DINOTRAIN_ORT_SPIN;
+    else process.env.DINOTRAIN_ORT_SPIN = saved;
+  }
+  const m = mlp({});
+  const feeds = Object.fromEntries(Object.entries(mlpFeeds('float')).map(([k, v]) => [k, new ort.Tensor('float32', v.data as Float32Array, v.dims)]));
+  const outs = await Promise.all(
+    [false, true].map(async (spinning) => (await ort.InferenceSession.create(m.bytes, sessionOptions({ providers: ['cpu'], threads: 2, spinning }))).run(feeds)),
+  );
+  for (const k of ['y', 'gx', 'gw1']) assert.deepEqual(outs[0][k].data, outs[1][k].data, k);
+});
+
+
+test('bias-style gradients (leading axes summed away) as ones @ g equal the ReduceSum of the plain graph', async () => {
+  const build = (decompose: boolean) => {
+    const g = new Graph({ decompose });
+    const x = g.input('x', ['N', 7, 6]);
+    const r = g.input('r', ['N', 7, 6]);
+    const b = g.param('b', [6]), pos = g.param('pos', [1, 7, 6]), row = g.param('row', [1, 1, 6]);
+    const y = g.add(g.add(g.add(x, b), pos), row);
+    const [gb, gpos, grow, gx] = g.grad(g.reduceSum(g.mul(g.mul(y, y), r), undefined, false), [b, pos, row, x]);
+    return g.toModel({ gb, gpos, grow, gx });
+  };
+  const fast = build(false), plain = build(true);
+  assert.ok((fast.ops.MatMul ?? 0) >= 2 && (plain.ops.MatMul ?? 0) === 0, `${JSON.stringify(fast.ops)} / ${JSON.stringify(plain.ops)}`);
+  const rng = new Rng(9);
+  const arr = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  const feeds = {
+    x: { data: arr(3 * 42), dims: [3, 7, 6] },
+    r: { data: arr(3 * 42), dims: [3, 7, 6] },
+    b: { data: arr(6), dims: [6] },
+    pos: { data: arr(42), dims: [1, 7, 6] },
+    row: { data: arr(6), dims: [1, 1, 6] },
+  };
+  const [a, b] = await Promise.all([fast, plain].map(async (m) => (await Session.create(m.bytes, { intraOpNumThreads: 1 })).run(feeds)));
+  for (const k of ['gb', 'gpos', 'grow', 'gx']) {
+    assert.deepEqual(a[k].dims, b[k].dims, k);
+    const e = maxRelDiff(a[k].data as Float32Array, b[k].data as Float32Array);
+    assert.ok(e < 1e-6, `${k}: ${e}`);
+  }
+});

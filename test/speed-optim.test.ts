@@ -1,0 +1,80 @@
+// The WebAssembly SIMD AdamW kernel against the plain JS loop: same parameters and moments (float rounding), on
+// tensors whose sizes and offsets are not multiples of 4, with lr scales, decay flags, a frozen tensor and
+// gradients small enough to exercise the flush-to-zero of the moments.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AdamW } from '../src/engine/adamw.js';
+import { emaUpdate } from '../src/engine/ema.js';
+import { type ParamSpec, ParamStore } from '../src/engine/param-store.js';
+import { Rng } from '../src/util/rng.js';
+
+const specs: ParamSpec[] = [
+  { name: 'a', shape: [3], weightDecay: false },
+  { name: 'b', shape: [7, 5], weightDecay: true, lrScale: 0.5 },
+  { name: 'c', shape: [1], weightDecay: false },
+  { name: 'd', shape: [33, 9], weightDecay: true },
+  { name: 'e', shape: [2, 2, 2], weightDecay: true, lrScale: 0.2 },
+];
+
+function run(simd: boolean) {
+  const rng = new Rng(11);
+  const store = new ParamStore(specs);
+  for (let i = 0; i < store.flat.length; i++) store.flat[i] = rng.normal();
+  const opt = new AdamW(store, { lr: 0.01, weightDecay: 0.05, simd });
+  const grads = store.createGradients();
+  for (let t = 0; t < 7; t++) {
+    for (let i = 0; i < grads.flat.length; i++) grads.flat[i] = rng.normal() * (i % 5 === 0 ? 1e-17 : 0.1);
+    opt.setFrozen('c', t < 3);
+    opt.lr = 0.01 * (1 - t / 10);
+    opt.step(grads.flat);
+  }
+  return { opt, store };
+}
+
+/** max|a − b| / max|b| over the buffer (float32 rounding of cancelling terms makes per-element ratios meaningless) */
+function maxRel(a: Float32Array, b: Float32Array): number {
+  let md = 0, mb = 0;
+  for (let i = 0; i < a.length; i++) {
+    md = Math.max(md, Math.abs(a[i] - b[i]));
+    mb = Math.max(mb, Math.abs(b[i]));
+  }
+  return md / mb;
+}
+
+test('AdamW: the SIMD kernel and the JS loop give the same parameters and moments', () => {
+  const fast = run(true);
+  const plain = run(false);
+  assert.ok(fast.opt.usesSimd, 'WebAssembly SIMD is available in this Node');
+  assert.ok(!plain.opt.usesSimd);
+  assert.ok(maxRel(fast.store.flat, plain.store.flat) < 1e-6, `params ${maxRel(fast.store.flat, plain.store.flat)}`);
+  assert.ok(maxRel(fast.opt.m.flat, plain.opt.m.flat) < 2e-6, `m ${maxRel(fast.opt.m.flat, plain.opt.m.flat)}`);
+  assert.ok(maxRel(fast.opt.v.flat, plain.opt.v.flat) < 2e-6, `v ${maxRel(fast.opt.v.flat, plain.opt.v.flat)}`);
+  // flushed moments are exactly zero in both (tiny gradients on every fifth element)
+  const zeros = (a: Float32Array) => a.reduce((n, x) => n + (x === 0 ? 1 : 0), 0);
+  assert.equal(zeros(fast.opt.v.flat), zeros(plain.opt.v.flat));
+  assert.ok(zeros(fast.opt.v.flat) > 0);
+  assert.deepEqual([...fast.opt.steps], [...plain.opt.steps]);
+});
+
+test('AdamW SIMD: optimizer state round-trips through exportState/importState', () => {
+  const a = run(true);
+  const b = new AdamW(new ParamStore(specs, undefined, Float32Array.from(a.store.flat)), { lr: 0.01, weightDecay: 0.05 });
+  b.importState(a.opt.exportState());
+  assert.deepEqual(b.m.flat, a.opt.m.flat);
+  assert.deepEqual(b.v.flat, a.opt.v.flat);
+});
+
+test('EMA: the SIMD kernel and the JS loop give the same teacher (odd length, changing momentum)', () => {
+  const rng = new Rng(5);
+  const n = 1003;
+  const t0 = Float32Array.from({ length: n }, () => rng.normal());
+  const fast = Float32Array.from(t0), plain = Float32Array.from(t0);
+  for (let step = 0; step < 5; step++) {
+    const student = Float32Array.from({ length: n }, () => rng.normal());
+    const m = 0.99 + 0.002 * step;
+    emaUpdate(fast, student, m, true);
+    emaUpdate(plain, student, m, false);
+  }
+  assert.ok(maxRel(fast, plain) < 1e-6, `teacher ${maxRel(fast, plain)}`);
+  assert.notDeepEqual(fast, t0);
+});
