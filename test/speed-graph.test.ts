@@ -132,3 +132,32 @@ test('bias-style gradients (leading axes summed away) as ones @ g equal the Redu
     assert.ok(e < 1e-6, `${k}: ${e}`);
   }
 });
+
+test('stride-1 Conv input gradient as a Conv with the flipped kernel = the float64 reference (3x3, dilated, 1x1)', async () => {
+  for (const opts of [{ pads: [1, 1, 1, 1] }, { pads: [2, 1, 2, 1], dilations: [2, 1] }, { pads: [0, 0, 0, 0] }]) {
+    const k = opts.pads[0] === 0 ? 1 : 3;
+    const build = (dtype: 'float' | 'double') => {
+      const g = new Graph({ dtype });
+      const x = g.input('x', [2, 4, 6, 5]);
+      const w = g.param('w', [3, 4, k, k]);
+      const y = g.conv(x, w, null, opts);
+      const r = g.input('r', y.shape);
+      const [gx, gw] = g.grad(g.reduceSum(g.mul(y, r), undefined, false), [x, w]);
+      return { model: g.toModel({ y, gx, gw }), yShape: y.shape as number[] };
+    };
+    const f = build('float'), d = build('double');
+    assert.equal(f.model.ops.ConvTranspose, undefined, 'no ConvTranspose in the float32 graph');
+    const rng = new Rng(4);
+    const vals = (n: number) => Array.from({ length: n }, () => rng.normal());
+    const raw = { x: vals(2 * 4 * 30), w: vals(3 * 4 * k * k), r: vals(f.yShape.reduce((a, b) => a * b, 1)) };
+    const dims = { x: [2, 4, 6, 5], w: [3, 4, k, k], r: f.yShape };
+    const feeds = (T: Float32ArrayConstructor | Float64ArrayConstructor) =>
+      Object.fromEntries(Object.entries(raw).map(([n, v]) => [n, { data: T.from(v), dims: dims[n as keyof typeof dims] }]));
+    const a = await (await Session.create(f.model.bytes, { intraOpNumThreads: 1 })).run(feeds(Float32Array));
+    const b = await (await Session.create(d.model.bytes, { intraOpNumThreads: 1 })).run(feeds(Float64Array));
+    for (const key of ['y', 'gx', 'gw']) {
+      const e = maxRelDiff(a[key].data as Float32Array, b[key].data as Float64Array);
+      assert.ok(e < 2e-6, `${JSON.stringify(opts)} ${key}: ${e}`);
+    }
+  }
+});

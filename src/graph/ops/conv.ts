@@ -112,6 +112,16 @@ function geoFromAttrs(a: Readonly<Record<string, unknown>>): Geometry {
   return { k: a.kernel_shape as number[], s: a.strides as number[], p: a.pads as number[], d: a.dilations as number[], group: a.group as number };
 }
 
+/** w [O, C, k...] -> [C, O, k...] with every spatial axis reversed (one Transpose and one Gather). */
+function flippedTransposedKernel(g: Graph, w: Tensor, k: readonly number[]): Tensor {
+  const [O, C] = w.shape as number[];
+  const kk = k.reduce((a, b) => a * b, 1);
+  const t = g.transpose(w, [1, 0, ...k.map((_, i) => i + 2)]);
+  if (kk === 1) return t;
+  const reversed = Array.from({ length: kk }, (_, i) => kk - 1 - i); // reversing the flattened window flips every axis
+  return g.reshape(g.gather(g.reshape(t, [C, O, kk]), reversed, 2), [C, O, ...k]);
+}
+
 /** Sums over all axes but the channel axis 1: the bias gradient. */
 const biasGrad = (g: Graph, gy: Tensor): Tensor => g.reduceSum(gy, [...Array(gy.rank).keys()].filter((i) => i !== 1), false);
 
@@ -147,10 +157,17 @@ defineVjp('Conv', (g, { inputs: [x, w, b], attrs }, [gy], need) => {
   const X = x!, W = w!, G = gy!, geo = geoFromAttrs(attrs), sp = geo.k.length;
   let gx: Tensor | null = null, gw: Tensor | null = null;
   if (need[0]) {
-    const outPad = (X.shape.slice(2) as number[]).map(
-      (n, i) => n - ((G.shape[i + 2] as number) - 1) * geo.s[i] + geo.p[i] + geo.p[i + sp] - geo.d[i] * (geo.k[i] - 1) - 1,
-    );
-    gx = g.convTranspose(G, W, null, { strides: geo.s, pads: geo.p, dilations: geo.d, group: geo.group, outputPadding: outPad });
+    // stride 1: gx is a plain Conv of g with the kernel flipped and its channel axes swapped (ORT's Conv is several
+    // times faster than its ConvTranspose, e.g. 512x512x3x3 on a 2x2 map); other strides go through ConvTranspose
+    const full = geo.k.map((k, i) => geo.d[i] * (k - 1));
+    if (geo.group === 1 && geo.s.every((v) => v === 1) && geo.p.every((v, i) => v <= full[i % sp])) {
+      gx = g.conv(G, flippedTransposedKernel(g, W, geo.k), null, { pads: geo.p.map((v, i) => full[i % sp] - v), dilations: geo.d });
+    } else {
+      const outPad = (X.shape.slice(2) as number[]).map(
+        (n, i) => n - ((G.shape[i + 2] as number) - 1) * geo.s[i] + geo.p[i] + geo.p[i + sp] - geo.d[i] * (geo.k[i] - 1) - 1,
+      );
+      gx = g.convTranspose(G, W, null, { strides: geo.s, pads: geo.p, dilations: geo.d, group: geo.group, outputPadding: outPad });
+    }
   }
   // gw[o, c, kk] = Σ_n,t g[n, o, t] · x[n, c, t·s + kk·d − p]: correlate x (input) with g (kernel), stride d, dilation s
   if (need[1]) gw = kernelCorrelation(g, G, X, geo.k, geo.d, geo.s, geo.p, geo.group);
