@@ -1,21 +1,25 @@
 // Training-step speed: dinotrain's step against a PyTorch reference of the same step, interleaved step by step in
 // one run so both see the same machine load. Synthetic inputs on both sides (compute only); --e2e also times the
-// CLI end to end on examples/images (data loading included).
+// CLI end to end on examples/images (data loading included). Results and method: docs/benchmarks.md.
 //
-//   node --import tsx bench/train.ts [--method dino] [--steps 20] [--warmup 2] [--threads N]
-//        [--batch 32] [--global-size 96] [--local-size 48] [--local-crops 6] [--out-dim 4096]
-//        [--python PATH|none] [--variant name=SRC_DIR[:ENV=V;...]]... [--torch-variant name:ENV=V;...]... [--memory-steps 100] [--profile PREFIX] [--e2e]
+//   node --import tsx bench/train.ts [--method dino|dinov2|simclr] [--steps 10] [--warmup 2] [--verbose]
+//        [--threads N] [--batch 32] [--global-size 96] [--local-size 48] [--local-crops 6] [--out-dim 4096]
+//        [--variant NAME=SRC_DIR[:ENV=V;...]]... [--torch-variant NAME:ENV=V;...]... [--no-torch-default]
+//        [--python PATH|none] [--memory-steps 100] [--profile PREFIX] [--e2e [--e2e-rounds 2] [--e2e-steps 12]]
 //
 // Every engine is a child process driven over stdin/stdout JSON lines, one step at a time, in turn: while one steps
-// the others wait on a read (no CPU). Engines: dinotrain from this tree's src/ ('current'), each --variant (another
-// copy of src/, e.g. a snapshot from before a change, and/or env settings such as DINOTRAIN_ORT_SPIN=0), and the
-// PyTorch reference bench/torch_dino_step.py (default python: /tmp/torch2-venv/bin/python when it has torch, else
-// /usr/bin/python3). The dinotrain step is the trainer's: forwardBackward, freeze, clip, optimizer, afterStep.
-// Output: per-engine medians/minimums of each phase, images/s, the ratio to PyTorch, peak RSS, the machine load.
+// the others wait on a read (no CPU). Engines: dinotrain from this tree's src/ ('current'); each --variant (another
+// copy of src/, e.g. a snapshot from before a change, whose folder also holds test/helpers/cli.ts for --e2e, and/or
+// env settings: DINOTRAIN_ORT_SPIN=1, DINOTRAIN_SIMD=0, BENCH_THREADS=1, DINOTRAIN_ORT_OPTIONS={...}); the PyTorch
+// reference bench/torch_dino_step.py ('pytorch', PyTorch's defaults; --torch-variant adds more, e.g.
+// OMP_WAIT_POLICY=PASSIVE). Default python: /tmp/torch2-venv/bin/python when it has torch, else /usr/bin/python3.
+// The dinotrain step is the trainer's: forwardBackward, freeze, clip, optimizer, afterStep.
+// Output: per-engine medians/minimums of step and phases, images/s, speed relative to each PyTorch engine, CPU time,
+// peak RSS, the load average; RSS growth over long runs (--memory-steps); per-op profiles (--profile).
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -355,6 +359,30 @@ async function compareSteps(c: StepConfig, engines: Engine[], o: { steps: number
   }
 }
 
+/** ORT's per-node profile (chrome trace JSON, one file per session), summed per op type over the runs after the first. */
+function printProfiles(prefix: string, engine: string): void {
+  const dir = dirname(resolve(prefix));
+  const stem = `${basename(prefix)}-${engine}`;
+  for (const file of readdirSync(dir).filter((f) => f.startsWith(stem) && f.endsWith('.json'))) {
+    type Event = { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } };
+    const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Event[];
+    const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+    if (runs.length < 2) continue;
+    const after = runs[0].ts + runs[0].dur;
+    const byOp = new Map<string, number>();
+    let total = 0;
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < after) continue;
+      const op = e.args?.op_name ?? '?';
+      byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+      total += e.dur;
+    }
+    const n = runs.length - 1;
+    const top = [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 12);
+    console.log(`profile ${file}: ${n} runs, kernels ${fmt(total / 1000 / n)} ms/run: ` + top.map(([op, us]) => `${op} ${fmt((100 * us) / total, 1)}%`).join(', '));
+  }
+}
+
 async function main(): Promise<void> {
   const method = arg('method', 'dino');
   const defaults: Record<string, Partial<StepConfig>> = {
@@ -408,6 +436,7 @@ async function main(): Promise<void> {
     }
   }
   if (engines.length) await compareSteps(c, engines, { steps, warmup, memorySteps });
+  if (profile) for (const t of trees) printProfiles(profile, t.name);
   if (flag('e2e')) await endToEnd(c, trees);
 }
 

@@ -1,5 +1,5 @@
 // Exponential moving average of the student into the teacher (DINO / DINOv2 momentum teacher), one loop: a
-// WebAssembly SIMD kernel over copies of both buffers (float32, ~2x faster than the JS loop even with the copies;
+// WebAssembly SIMD kernel over copies of both buffers (float32, ~3x faster than the JS loop even with the copies;
 // see docs/benchmarks.md), or the JS loop where SIMD is unavailable or DINOTRAIN_SIMD=0.
 import { type SimdKernels, simdKernels } from './simd.js';
 
