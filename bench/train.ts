@@ -10,7 +10,7 @@
 // Every engine is a child process driven over stdin/stdout JSON lines, one step at a time, in turn: while one steps
 // the others wait on a read (no CPU). Engines: dinotrain from this tree's src/ ('current'); each --variant (another
 // copy of src/, e.g. a snapshot from before a change, whose folder also holds test/helpers/cli.ts for --e2e, and/or
-// env settings: DINOTRAIN_ORT_SPIN=1, DINOTRAIN_SIMD=0, BENCH_THREADS=1, DINOTRAIN_ORT_OPTIONS={...}); the PyTorch
+// env settings: DINOTRAIN_ORT_SPIN=1, DINOTRAIN_SIMD=0, BENCH_THREADS=1, BENCH_OUT_DIM=65536, DINOTRAIN_ORT_OPTIONS={...}); the PyTorch
 // reference bench/torch_dino_step.py ('pytorch', PyTorch's defaults; --torch-variant adds more, e.g.
 // OMP_WAIT_POLICY=PASSIVE). Default python: /tmp/torch2-venv/bin/python when it has torch, else /usr/bin/python3.
 // The dinotrain step is the trainer's: forwardBackward, freeze, clip, optimizer, afterStep.
@@ -89,7 +89,7 @@ async function worker(): Promise<void> {
   const { method, batch: B, globalSize: Sg, localSize: Sl, localCrops: L } = cfgIn;
   const fileCfg: Record<string, unknown> = {
     transforms: { global: { size: Sg, count: 2 }, local: { size: Sl, count: L } },
-    ...(method === 'simclr' ? {} : { method_args: { output_dim: cfgIn.outDim } }),
+    ...(method === 'simclr' ? {} : { method_args: { output_dim: Number(process.env.BENCH_OUT_DIM ?? cfgIn.outDim) } }),
   };
   const cfg = resolvePretrainConfig(fileCfg, { method, data: 'bench', out: 'bench', batch_size: B, model: cfgIn.model, steps: 1000 });
   const t0 = performance.now();
