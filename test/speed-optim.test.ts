@@ -1,10 +1,11 @@
-// The WebAssembly SIMD AdamW kernel against the plain JS loop: same parameters and moments (float rounding), on
+// The WebAssembly SIMD AdamW, SGD/LARS and EMA kernels against the plain JS loops: same parameters and moments (float rounding), on
 // tensors whose sizes and offsets are not multiples of 4, with lr scales, decay flags, a frozen tensor and
 // gradients small enough to exercise the flush-to-zero of the moments.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AdamW } from '../src/engine/adamw.js';
 import { emaUpdate } from '../src/engine/ema.js';
+import { SGD } from '../src/engine/sgd.js';
 import { type ParamSpec, ParamStore } from '../src/engine/param-store.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -63,6 +64,31 @@ test('AdamW SIMD: optimizer state round-trips through exportState/importState', 
   assert.deepEqual(b.m.flat, a.opt.m.flat);
   assert.deepEqual(b.v.flat, a.opt.v.flat);
 });
+
+for (const lars of [false, true]) {
+  test(`${lars ? 'LARS' : 'SGD'}: the SIMD kernel and the JS loop give the same parameters and momentum`, () => {
+    const runSgd = (simd: boolean) => {
+      const rng = new Rng(12);
+      const store = new ParamStore(specs);
+      for (let i = 0; i < store.flat.length; i++) store.flat[i] = rng.normal();
+      const opt = new SGD(store, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, lars, simd });
+      const grads = store.createGradients();
+      for (let t = 0; t < 7; t++) {
+        for (let i = 0; i < grads.flat.length; i++) grads.flat[i] = rng.normal() * 0.1;
+        opt.setFrozen('c', t < 3);
+        opt.lr = 0.1 * (1 - t / 10);
+        opt.step(grads.flat);
+      }
+      return { opt, store };
+    };
+    const fast = runSgd(true), plain = runSgd(false);
+    assert.ok(fast.opt.usesSimd && !plain.opt.usesSimd);
+    assert.ok(maxRel(fast.store.flat, plain.store.flat) < 1e-6, `params ${maxRel(fast.store.flat, plain.store.flat)}`);
+    assert.ok(maxRel(fast.opt.buf.flat, plain.opt.buf.flat) < 2e-6, `momentum ${maxRel(fast.opt.buf.flat, plain.opt.buf.flat)}`);
+    assert.ok(fast.opt.buf.flat.some((x) => Math.abs(x) > 0.01), 'momentum moved');
+    assert.deepEqual([...fast.opt.steps], [...plain.opt.steps]);
+  });
+}
 
 test('EMA: the SIMD kernel and the JS loop give the same teacher (odd length, changing momentum)', () => {
   const rng = new Rng(5);

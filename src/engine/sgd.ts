@@ -1,5 +1,7 @@
 // SGD with momentum as torch.optim.SGD (coupled weight decay, dampening 0, no Nesterov), and LARS as in SimCLR's
 // reference LARSOptimizer (momentum buffer holds lr-scaled steps; trust ratio eta*|w|/|g|, none for bias/BN).
+// The update runs as a WebAssembly SIMD kernel where available (as AdamW: the momentum lives in the kernel's memory,
+// parameters and gradients are copied in, parameters out); LARS's per-layer norms stay in JS.
 import {
   type FlatLayout,
   FlatTensors,
@@ -11,6 +13,7 @@ import {
   stepCountsFromTensors,
   stepCountsToTensors,
 } from './param-store.js';
+import { FLUSH, type SimdKernels, simdKernels } from './simd.js';
 
 export interface SgdOptions {
   lr: number;
@@ -20,6 +23,17 @@ export interface SgdOptions {
   lars?: boolean;
   /** LARS trust coefficient (SimCLR: 0.001). */
   eta?: number;
+  /** use the WebAssembly SIMD kernel when the runtime has it (default true; DINOTRAIN_SIMD=0 turns it off) */
+  simd?: boolean;
+}
+
+/** The SIMD kernel and its memory: parameter and gradient staging areas, and the momentum buffer. */
+interface SimdState {
+  kernels: SimdKernels;
+  p: Float32Array;
+  g: Float32Array;
+  /** byte offset of the momentum buffer in the kernel's memory */
+  b: number;
 }
 
 export class SGD implements Optimizer {
@@ -35,6 +49,7 @@ export class SGD implements Optimizer {
   private readonly lrScale: Float64Array;
   private readonly decays: Uint8Array;
   private readonly frozen: Uint8Array;
+  private readonly simd: SimdState | null = null;
 
   constructor(
     readonly params: ParamStore,
@@ -46,7 +61,14 @@ export class SGD implements Optimizer {
     this.weightDecay = options.weightDecay ?? 0;
     this.eta = options.eta ?? 0.001;
     this.layout = params.layout;
-    this.buf = new FlatTensors(this.layout);
+    const total = this.layout.total;
+    const stride = Math.ceil(total / 4) * 4; // three 16-byte-aligned regions: parameters, gradients, momentum
+    const kernels = (options.simd ?? process.env.DINOTRAIN_SIMD !== '0') ? simdKernels(4 * 3 * stride) : null;
+    if (kernels) {
+      const region = (i: number) => new Float32Array(kernels.memory.buffer, 4 * i * stride, total);
+      this.simd = { kernels, p: region(0), g: region(1), b: 4 * 2 * stride };
+      this.buf = new FlatTensors(this.layout, region(2));
+    } else this.buf = new FlatTensors(this.layout);
     const n = this.layout.names.length;
     this.steps = new Float64Array(n);
     this.lrScale = Float64Array.from(params.specs, (s) => s.lrScale ?? 1);
@@ -61,6 +83,11 @@ export class SGD implements Optimizer {
   step(grads: Float32Array): void {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
+    const simd = this.simd;
+    if (simd) {
+      simd.p.set(this.params.flat);
+      simd.g.set(grads);
+    }
     for (let i = 0; i < offsets.length; i++) {
       if (this.frozen[i]) continue;
       this.steps[i]++;
@@ -68,45 +95,32 @@ export class SGD implements Optimizer {
       const end = start + sizes[i];
       const lr = this.lr * this.lrScale[i];
       const wd = this.decays[i] ? this.weightDecay : 0;
-      if (this.kind === 'lars') this.larsTensor(grads, start, end, lr, wd, this.decays[i] === 1);
-      else this.sgdTensor(grads, start, end, lr, wd);
+      // SGD: b = mu·b + (g + wd·p), p -= lr·b; LARS: b = mu·b + lr'·(g + wd·p), p -= b
+      const [s, t] = this.kind === 'lars' ? [this.larsLr(grads, start, end, lr, wd, this.decays[i] === 1), 1] : [1, lr];
+      if (simd) simd.kernels.sgd(simd.p.byteOffset + 4 * start, simd.b + 4 * start, simd.g.byteOffset + 4 * start, sizes[i], s, t, this.momentum, wd);
+      else sgdRange(this.params.flat, this.buf.flat, grads, start, end, s, t, this.momentum, wd);
     }
+    if (simd) this.params.flat.set(simd.p);
   }
 
-  private sgdTensor(grads: Float32Array, start: number, end: number, lr: number, wd: number): void {
-    const p = this.params.flat;
-    const b = this.buf.flat;
-    const mu = this.momentum;
-    for (let k = start; k < end; k++) {
-      const d = grads[k] + wd * p[k];
-      const bk = mu * b[k] + d;
-      b[k] = bk;
-      p[k] -= lr * bk;
-    }
+  /** true when the step runs as the WebAssembly SIMD kernel */
+  get usesSimd(): boolean {
+    return this.simd !== null;
   }
 
-  private larsTensor(grads: Float32Array, start: number, end: number, lr: number, wd: number, adapt: boolean): void {
+  /** LARS's layer lr: lr·eta·|w|/|g + wd·w| for adapted layers, lr for the others (bias, norms). */
+  private larsLr(grads: Float32Array, start: number, end: number, lr: number, wd: number, adapt: boolean): number {
+    if (!adapt) return lr;
     const p = this.params.flat;
-    const b = this.buf.flat;
-    const mu = this.momentum;
-    let scaledLr = lr;
-    if (adapt) {
-      let ww = 0;
-      let gg = 0;
-      for (let k = start; k < end; k++) {
-        const w = p[k];
-        const d = grads[k] + wd * w;
-        ww += w * w;
-        gg += d * d;
-      }
-      if (ww > 0 && gg > 0) scaledLr = (lr * this.eta * Math.sqrt(ww)) / Math.sqrt(gg);
-    }
+    let ww = 0;
+    let gg = 0;
     for (let k = start; k < end; k++) {
-      const d = grads[k] + wd * p[k];
-      const bk = mu * b[k] + scaledLr * d;
-      b[k] = bk;
-      p[k] -= bk;
+      const w = p[k];
+      const d = grads[k] + wd * w;
+      ww += w * w;
+      gg += d * d;
     }
+    return ww > 0 && gg > 0 ? (lr * this.eta * Math.sqrt(ww)) / Math.sqrt(gg) : lr;
   }
 
   /** Tensors 'momentum.<name>' (views) and 'step.<name>'. */
@@ -120,5 +134,15 @@ export class SGD implements Optimizer {
     checkOptimizerKind(state, this.kind);
     this.buf.loadFrom(state.tensors, 'momentum.', 'optimizer state');
     stepCountsFromTensors(this.layout, state.tensors, this.steps);
+  }
+}
+
+/** The SGD/LARS update of p[start..end) (the fallback of the SIMD kernel, same formula). */
+function sgdRange(p: Float32Array, b: Float32Array, g: Float32Array, start: number, end: number, s: number, t: number, mu: number, wd: number): void {
+  for (let k = start; k < end; k++) {
+    let bk = mu * b[k] + s * (g[k] + wd * p[k]);
+    if (bk < FLUSH && bk > -FLUSH) bk = 0;
+    b[k] = bk;
+    p[k] -= t * bk;
   }
 }

@@ -1,4 +1,4 @@
-// Optimizer loops (AdamW, EMA) as WebAssembly SIMD (f32x4) kernels, assembled here from bytes: no toolchain, no
+// Optimizer loops (AdamW, SGD/LARS, EMA) as WebAssembly SIMD (f32x4) kernels, assembled here from bytes: no toolchain, no
 // dependency. V8 compiles them to SSE/AVX, where the JS loops they replace do one double at a time. The flat buffers
 // are JS ArrayBuffers owned elsewhere, so callers copy them into the kernels' memory (one memcpy each); even so
 // AdamW runs ~6x and the EMA ~3x faster than in JS (docs/benchmarks.md). Arithmetic is float32, like torch's.
@@ -210,6 +210,28 @@ const ADAMW: Kernel = {
   },
 };
 
+// sgd(p, b, g, count, s, t, mu, wd): b = flush(mu·b + s·(g + wd·p)); p = p − t·b
+// (SGD: s = 1, t = lr, as torch.optim.SGD; LARS: s = the layer's trust-scaled lr, t = 1)
+const SGD: Kernel = {
+  name: 'sgd',
+  params: [I32, I32, I32, I32, F32, F32, F32, F32],
+  pointers: 3,
+  count: 3,
+  splat: [4, 5, 6, 7],
+  body: (l) => {
+    const [P, B, G] = [0, 1, 2];
+    const [s, t, mu, wd] = [4, 5, 6, 7];
+    const bt = l.tmp(1);
+    return [
+      ...l.scalar(mu), ...l.load(B), ...l.mul,
+      ...l.scalar(s), ...l.load(G), ...l.scalar(wd), ...l.load(P), ...l.mul, ...l.add, ...l.mul,
+      ...l.add, ...l.flushBelow(0, FLUSH), ...op.localSet(bt),
+      ...l.store(B, op.localGet(bt)),
+      ...l.store(P, [...l.load(P), ...l.scalar(t), ...op.localGet(bt), ...l.mul, ...l.sub]),
+    ];
+  },
+};
+
 // ema(t, s, count, momentum, 1 − momentum): t = momentum·t + (1 − momentum)·s
 const EMA: Kernel = {
   name: 'ema',
@@ -234,6 +256,7 @@ export interface SimdKernels {
   readonly memory: WasmMemory;
   adamw(p: number, m: number, v: number, g: number, count: number, keep: number, step: number, invSqrtBc2: number, b1: number, a1: number, b2: number, a2: number, eps: number): void;
   ema(t: number, s: number, count: number, momentum: number, a: number): void;
+  sgd(p: number, b: number, g: number, count: number, s: number, t: number, mu: number, wd: number): void;
 }
 
 /** Instantiates the kernels over a fresh memory of at least `bytes`; null where WebAssembly SIMD is unavailable. */
@@ -242,10 +265,11 @@ export function simdKernels(bytes: number): SimdKernels | null {
   const pages = Math.max(1, Math.ceil(bytes / 65536));
   if (!wasm || pages > 60000) return null; // wasm32 memory tops out at 4 GiB
   try {
-    const module = new wasm.Module(assemble([ADAMW, EMA], pages));
+    const module = new wasm.Module(assemble([ADAMW, EMA, SGD], pages));
     const memory = new wasm.Memory({ initial: pages, maximum: pages });
     const inst = new wasm.Instance(module, { env: { mem: memory } });
-    return { memory, adamw: inst.exports.adamw as SimdKernels['adamw'], ema: inst.exports.ema as SimdKernels['ema'] };
+    const fn = <K extends keyof SimdKernels>(k: K) => inst.exports[k] as SimdKernels[K];
+    return { memory, adamw: fn('adamw'), ema: fn('ema'), sgd: fn('sgd') };
   } catch {
     return null;
   }

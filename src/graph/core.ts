@@ -28,6 +28,11 @@ export interface GraphOptions {
    * inputs (training and teacher graphs), off for exports (parameters as initializers) and decompose mode.
    */
   contribOps?: boolean;
+  /**
+   * run 2-D convs as image columns + one Gemm where ONNX Runtime's Conv is slow (small maps, weight gradients; see
+   * ops/conv-gemm.ts). Default: on where contribOps defaults on (training graphs); exports keep plain Conv nodes.
+   */
+  convGemm?: boolean;
 }
 
 export interface ParamInfo {
@@ -42,6 +47,7 @@ export class Graph {
   readonly dtype: 'float' | 'double';
   readonly decompose: boolean;
   readonly contribOps: boolean;
+  readonly convGemm: boolean;
   readonly name: string;
   readonly nodes: GraphNode[] = [];
   /** graph inputs in declaration order (data inputs and, in training mode, parameters) */
@@ -66,6 +72,7 @@ export class Graph {
     this.paramValues = opts.paramValues;
     this.maxInlineConst = opts.maxInlineConst ?? DEFAULT_MAX_INLINE;
     this.contribOps = opts.contribOps ?? (this.dtype === 'float' && !this.decompose && !this.paramValues);
+    this.convGemm = opts.convGemm ?? (this.dtype === 'float' && !this.decompose && !this.paramValues);
   }
 
   /** @internal */

@@ -5,6 +5,7 @@ import { Graph } from '../core.js';
 import { fmtShape, isStaticShape } from '../dims.js';
 import type { Tensor } from '../tensor.js';
 import { defineVjp } from '../vjp.js';
+import { convAsGemm, forwardAsGemm, weightGradAsGemm, weightGradAsGemm2d, type Conv2dGeometry } from './conv-gemm.js';
 
 export interface ConvOptions {
   strides?: readonly number[];
@@ -94,8 +95,15 @@ P.conv = function (x, w, b, opts = {}) {
     const yr = this.reshape(y, [N, O, ...out]);
     return b ? this.add(yr, this.reshape(b, [O, ...out.map(() => 1)])) : yr;
   }
+  if (this.convGemm && forwardAsGemm(x, G, geo2d(geo))) {
+    const y = convAsGemm(this, x, w, geo2d(geo));
+    return b ? this.add(y, this.reshape(b, [O, 1, 1])) : y;
+  }
   return this.one('Conv', b ? [x, w, b] : [x, w], attrsOf(geo), [N, O, ...out]);
 };
+
+/** pads [begin.., end..] are already conv-gemm's [top, left, bottom, right] for 2-D */
+const geo2d = (geo: Geometry): Conv2dGeometry => ({ k: geo.k, s: geo.s, p: geo.p, d: geo.d });
 
 P.convTranspose = function (x, w, b, opts = {}) {
   const geo = geometry('convTranspose', x, w, opts), sp = geo.k.length;
@@ -170,7 +178,8 @@ defineVjp('Conv', (g, { inputs: [x, w, b], attrs }, [gy], need) => {
     }
   }
   // gw[o, c, kk] = Σ_n,t g[n, o, t] · x[n, c, t·s + kk·d − p]: correlate x (input) with g (kernel), stride d, dilation s
-  if (need[1]) gw = kernelCorrelation(g, G, X, geo.k, geo.d, geo.s, geo.p, geo.group);
+  if (need[1] && g.convGemm && weightGradAsGemm(X, geo.group)) gw = weightGradAsGemm2d(g, G, X, geo2d(geo));
+  else if (need[1]) gw = kernelCorrelation(g, G, X, geo.k, geo.d, geo.s, geo.p, geo.group);
   return [gx, gw, need[2] && biasGrad(g, G)];
 });
 

@@ -302,6 +302,24 @@ defineVjp('Pad', (g, { inputs: [x, p] }, [gy]) => {
   return [g.slice(gy!, axes.map((i) => pads[i]), axes.map((i) => pads[i] + (x!.shape[i] as number)), axes)];
 });
 
+const hasRepeats = (idx: readonly number[]): boolean => new Set(idx).size !== idx.length;
+
+/**
+ * The gradient of a Gather whose constant indices repeat (im2col windows): ORT's ScatterND 'add' loses updates to
+ * repeated indices when it runs on several threads, so the repeats are summed by a 0/1 selection matrix instead,
+ * gx[pre, A, post] = S[A, J] @ gy[pre, J, post] with S[i, j] = 1 where index j reads i. Deterministic and exact.
+ */
+function gatherGradBySelection(g: Graph, x: Tensor, idx: Tensor, axis: number, gy: Tensor): Tensor {
+  const n = x.shape[axis] as number, flat = constInts(idx, 'Gather indices').map((i) => (i < 0 ? i + n : i));
+  if (n * flat.length > 1 << 24) throw new Error(`Gather gradient with repeated indices: selection matrix ${n}x${flat.length} too large`);
+  const sel = new Float32Array(n * flat.length);
+  flat.forEach((i, j) => (sel[i * flat.length + j] = 1));
+  const post = numel(x.shape.slice(axis + 1));
+  const rows = g.reshape(gy, [-1, flat.length, post]);
+  const summed = g.matmul(g.const(x.dtype === 'double' ? Float64Array.from(sel) : sel, [n, flat.length]), rows);
+  return g.reshape(summed, x.shape);
+}
+
 defineVjp('Gather', (g, { inputs: [x, idx], attrs }, [gy]) => {
   const a = attrs.axis as number, X = x!, I = idx!;
   if (I.rank === 0 && I.value) {
@@ -312,6 +330,7 @@ defineVjp('Gather', (g, { inputs: [x, idx], attrs }, [gy]) => {
     pads[a + X.rank] = (X.shape[a] as number) - i - 1;
     return [g.pad(g.unsqueeze(gy!, [a]), pads)];
   }
+  if (I.value && hasRepeats(constInts(I, 'Gather indices'))) return [gatherGradBySelection(g, X, I, a, gy!)];
   // general: move the index dims first, flatten them, ScatterND-add into zeros of [x_axis, pre..., post...]
   const ri = I.rank, pre = X.shape.slice(0, a), post = X.shape.slice(a + 1);
   const perm = [...Array(ri).keys()].map((k) => a + k);
