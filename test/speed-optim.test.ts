@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AdamW } from '../src/engine/adamw.js';
+import { clipGlobalNorm } from '../src/engine/clip.js';
 import { emaUpdate } from '../src/engine/ema.js';
 import { SGD } from '../src/engine/sgd.js';
 import { type ParamSpec, ParamStore } from '../src/engine/param-store.js';
@@ -103,4 +104,16 @@ test('EMA: the SIMD kernel and the JS loop give the same teacher (odd length, ch
   }
   assert.ok(maxRel(fast, plain) < 1e-6, `teacher ${maxRel(fast, plain)}`);
   assert.notDeepEqual(fast, t0);
+});
+
+test('clip: the unrolled norm equals a plain float64 sum (odd length), and scaling follows torch\'s rule', () => {
+  const rng = new Rng(3);
+  const g = Float32Array.from({ length: 100_003 }, () => rng.normal());
+  let plain = 0;
+  for (const x of g) plain += x * x;
+  const copy = Float32Array.from(g);
+  const norm = clipGlobalNorm(copy, 1);
+  assert.ok(Math.abs(norm - Math.sqrt(plain)) / Math.sqrt(plain) < 1e-12, `${norm} vs ${Math.sqrt(plain)}`);
+  const coef = 1 / (norm + 1e-6);
+  assert.ok(copy.every((x, i) => Math.abs(x - Math.fround(g[i] * coef)) <= 1e-7 * Math.abs(g[i])));
 });

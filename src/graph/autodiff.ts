@@ -2,9 +2,9 @@
 
 import type { Graph } from './core.js';
 import { fmtShape, shapeEq } from './dims.js';
-import type { Tensor } from './tensor.js';
+import type { GraphNode, Tensor } from './tensor.js';
 import { isFloat } from './types.js';
-import { isNonDifferentiable, vjpRule } from './vjp.js';
+import { isNonDifferentiable, vjpRule, type VjpRule } from './vjp.js';
 
 export interface GradOptions {
   /** the gradient of `loss` to start from (default: ones of loss's shape, i.e. d sum(loss)) */
@@ -18,9 +18,10 @@ export interface GradOptions {
 export function grad(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {}): Tensor[] {
   const fwd = g.nodes.slice();
   const needs = new Set(wrt.map((t) => t.id));
+  const inputsOf = (n: GraphNode) => n.composite?.inputs ?? n.inputs;
   for (const n of fwd) {
     if (n.noGrad || isNonDifferentiable(n.op)) continue;
-    if (n.inputs.some((t) => t && needs.has(t.id))) for (const o of n.outputs) if (isFloat(o.dtype)) needs.add(o.id);
+    if (inputsOf(n).some((t) => t && needs.has(t.id))) for (const o of n.outputs) if (isFloat(o.dtype)) needs.add(o.id);
   }
   const grads = new Map<number, Tensor>();
   if (opts.seed) {
@@ -32,12 +33,17 @@ export function grad(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: GradO
     if (n.noGrad || isNonDifferentiable(n.op)) continue;
     const gys = n.outputs.map((t) => grads.get(t.id));
     if (gys.every((x) => !x)) continue;
-    const need = n.inputs.map((t) => !!t && needs.has(t.id));
+    const inputs = inputsOf(n);
+    const need = inputs.map((t) => !!t && needs.has(t.id));
     if (!need.some(Boolean)) continue;
-    const rule = vjpRule(n.op);
-    if (!rule) throw new Error(`no gradient rule for ${n.op} (node ${n.name})`);
-    const gxs = rule(g, n, gys, need);
-    n.inputs.forEach((t, i) => {
+    let gxs: ReturnType<VjpRule>;
+    if (n.composite) gxs = n.composite.vjp(gys[0]!, need);
+    else {
+      const rule = vjpRule(n.op);
+      if (!rule) throw new Error(`no gradient rule for ${n.op} (node ${n.name})`);
+      gxs = rule(g, n, gys, need);
+    }
+    inputs.forEach((t, i) => {
       const gx = gxs[i];
       if (!t || !need[i] || !gx) return;
       if (!shapeEq(gx.shape, t.shape)) throw new Error(`${n.op} gradient for input ${i}: shape ${fmtShape(gx.shape)}, expected ${fmtShape(t.shape)}`);

@@ -3,7 +3,7 @@
 // import Graph from './graph.js' or './index.js' to get them all.
 
 import { canon, dimMul, factors, fmtShape, isStatic, isStaticShape, numel, shapeEq } from './dims.js';
-import { Tensor, type AttrValue, type ConstData, type GraphNode } from './tensor.js';
+import { Tensor, type AttrValue, type Composite, type ConstData, type GraphNode } from './tensor.js';
 import { toTypedArray, type ConstValues, type DType, type Dim, type Shape } from './types.js';
 
 /** Parameter values for a graph whose parameters are initializers (export, teacher, embed). */
@@ -181,15 +181,27 @@ export class Graph {
     inputs: readonly (Tensor | null)[],
     attrs: Record<string, AttrValue> | null,
     outs: readonly (readonly [Shape, DType])[],
-    extra: { value?: ConstData; noGrad?: boolean; domain?: string } = {},
+    extra: { value?: ConstData; noGrad?: boolean; domain?: string; composite?: Composite } = {},
   ): Tensor[] {
     for (const t of inputs) if (t && t.graph !== this) throw new Error(`${op}: input ${t.name} belongs to another graph`);
     const name = `${op}_${this.nNodes++}`;
     const outputs: Tensor[] = [];
-    const node: GraphNode = { op, name, inputs: [...inputs], outputs, attrs: attrs ?? {}, domain: extra.domain, noGrad: extra.noGrad };
+    const node: GraphNode = { op, name, inputs: [...inputs], outputs, attrs: attrs ?? {}, domain: extra.domain, noGrad: extra.noGrad, composite: extra.composite };
     outs.forEach(([shape, dtype], k) => outputs.push(new Tensor(this, `${name}:${k}`, shape.map(canon), dtype, 'node', node, extra.value)));
     this.nodes.push(node);
     return outputs;
+  }
+
+  /**
+   * A composite with its own gradient rule: the nodes `build` adds are constants to autodiff, and the returned tensor
+   * (through an Identity, which ORT removes) is differentiated by `vjp` with respect to `inputs`. For fused gradient
+   * formulas (BatchNorm) that are cheaper than differentiating the forward's ops one by one.
+   */
+  customGrad(inputs: readonly Tensor[], build: () => Tensor, vjp: Composite['vjp']): Tensor {
+    const start = this.nodes.length;
+    const y = build();
+    for (let i = start; i < this.nodes.length; i++) this.nodes[i].noGrad = true;
+    return this.node('Identity', [y], null, [[y.shape, y.dtype]], { composite: { inputs: [...inputs], vjp } })[0];
   }
 
   /** A node with one output; dtype defaults to the first input's. */

@@ -22,7 +22,15 @@ export interface GraphNode {
   readonly attrs: Readonly<Record<string, AttrValue>>;
   readonly domain?: string;
   /** A stop-gradient node: autodiff treats its outputs as constants. */
-  readonly noGrad?: boolean;
+  noGrad?: boolean;
+  /** The end of a composite with its own gradient (Graph.customGrad): autodiff differentiates it as one node. */
+  readonly composite?: Composite;
+}
+
+/** A composite's differentiable inputs and its gradient: (gradient of the output, which inputs need one) -> one per input. */
+export interface Composite {
+  readonly inputs: readonly Tensor[];
+  readonly vjp: (gy: Tensor, need: readonly boolean[]) => readonly (Tensor | null | undefined | false)[];
 }
 
 export type TensorKind = 'node' | 'input' | 'param' | 'initializer';

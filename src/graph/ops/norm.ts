@@ -1,8 +1,9 @@
 // Normalisation layers: LayerNorm (fused op, or plain ops in decompose mode), BatchNorm with batch statistics
-// (plain ops, differentiated by the generic rules), BatchNorm with running statistics (inference), L2 normalisation.
+// (plain ops with one fused gradient rule), BatchNorm with running statistics (inference), L2 normalisation.
 
 import { Graph } from '../core.js';
-import { isStaticShape, normAxis, numel } from '../dims.js';
+import { dimMul, isStaticShape, normAxis, numel } from '../dims.js';
+import type { Dim } from '../types.js';
 import type { Tensor } from '../tensor.js';
 import { ONNX_DTYPE } from '../types.js';
 import { defineVjp } from '../vjp.js';
@@ -10,9 +11,9 @@ import { defineVjp } from '../vjp.js';
 export interface BatchNormResult {
   /** the normalised output */
   y: Tensor;
-  /** per-channel batch mean [C] */
+  /** per-channel batch mean [C], a constant to autodiff (it feeds the running statistics, never a loss) */
   mean: Tensor;
-  /** per-channel biased batch variance [C] (torch's running_var uses the unbiased one: var·n/(n−1)) */
+  /** per-channel biased batch variance [C] (torch's running_var uses the unbiased one: var·n/(n−1)); a constant too */
   var: Tensor;
 }
 
@@ -47,15 +48,39 @@ P.layerNorm = function (x, gamma, beta, epsilon = 1e-5, axis = -1) {
   ])[0];
 };
 
+// Forward in 6 passes over x (mean, x − μ, its square, the variance, scale, shift), backward in 7 (Σg, Σg·(x − μ),
+// then gx = γr·(g − Σg/M) − (x − μ)·γr³·Σg(x − μ)/M, as torch's batch_norm_backward): the generic rules over the
+// same ops took 17. M = the count per channel, read at run time when the batch is symbolic.
 P.batchNorm = function (x, gamma, beta, epsilon = 1e-5) {
   const axes = [...Array(x.rank).keys()].filter((i) => i !== 1);
   const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-  const mean = this.reduceMean(x, axes, true);
-  const xc = this.sub(x, mean);
-  const variance = this.reduceMean(this.mul(xc, xc), axes, true);
-  const xhat = this.mul(xc, this.reciprocal(this.sqrt(this.add(variance, epsilon))));
-  const y = this.add(this.mul(xhat, this.reshape(gamma, bshape)), this.reshape(beta, bshape));
-  return { y, mean: this.reshape(mean, [x.shape[1]]), var: this.reshape(variance, [x.shape[1]]) };
+  const C = x.shape[1];
+  let mean!: Tensor, variance!: Tensor, xc!: Tensor, rstd!: Tensor, scale!: Tensor;
+  const y = this.customGrad(
+    [x, gamma, beta],
+    () => {
+      mean = this.reduceMean(x, axes, true);
+      xc = this.sub(x, mean);
+      variance = this.reduceMean(this.mul(xc, xc), axes, true);
+      rstd = this.reciprocal(this.sqrt(this.add(variance, epsilon)));
+      scale = this.mul(this.reshape(gamma, bshape), rstd);
+      return this.add(this.mul(xc, scale), this.reshape(beta, bshape));
+    },
+    (gy, need) => {
+      const sumG = this.reduceSum(gy, axes, true);
+      const sumGxc = this.reduceSum(this.mul(gy, xc), axes, true);
+      let gx: Tensor | null = null;
+      if (need[0]) {
+        const invCount = this.reciprocal(this.dimScalar(axes.map((a) => x.shape[a]).reduce<Dim>((p, d) => dimMul(p, d)!, 1), x.dtype));
+        const k = this.mul(this.mul(sumGxc, this.mul(rstd, rstd)), this.mul(scale, invCount)); // γr³·Σg(x−μ)/M
+        const shift = this.mul(this.mul(sumG, invCount), scale); // γr·Σg/M
+        gx = this.sub(this.mul(gy, scale), this.add(this.mul(xc, k), shift));
+      }
+      const ggam = need[1] && this.reshape(this.mul(sumGxc, rstd), [C]);
+      return [gx, ggam, need[2] && this.reshape(sumG, [C])];
+    },
+  );
+  return { y, mean: this.reshape(mean, [C]), var: this.reshape(variance, [C]) };
 };
 
 P.batchNormInference = function (x, gamma, beta, mean, variance, epsilon = 1e-5) {
