@@ -55,6 +55,14 @@ test('bad config keys: one line per problem naming the key and the valid keys', 
   assert.match(r.stderr, /method_args\.student_temp: /);
 });
 
+test('augment_workers: auto or a count; anything else names the key', async () => {
+  const r = await runCli(tinyDinoArgs(join(tmp, 'o10'), ['--augment-workers', '-1']));
+  assertCleanError(r, 2, /augment_workers/);
+  const p = await runCli(tinyDinoArgs(join(tmp, 'o11'), ['--augment-workers', '2', '--print-config']));
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, /^augment_workers: 2$/m);
+});
+
 test('config file that is not YAML', async () => {
   const cfg = join(tmp, 'broken.yaml');
   writeFileSync(cfg, 'steps: [1, 2\n');

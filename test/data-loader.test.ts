@@ -112,6 +112,15 @@ describe('DataLoader', () => {
     assert.notDeepEqual(c[0].masks, a[0].masks);
   });
 
+  it('augmentation in worker threads gives the same batches byte for byte as on the main thread', async () => {
+    for (const method of ['dinov2', 'simclr'] as const) {
+      const masks = method === 'dinov2' ? { patchSize: 8 } : undefined;
+      const main = await take(loader({ method, masks }), 4);
+      const workers = await take(loader({ method, masks, augmentWorkers: 2 }), 4);
+      assert.deepEqual(workers, main, method);
+    }
+  });
+
   it('each epoch visits every file once in a new order', async () => {
     const l = loader({ batchSize: 5 });
     const epochs: number[][] = [[], []];

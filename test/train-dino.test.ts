@@ -53,11 +53,12 @@ test('trains, logs, checkpoints and exports; resume gives the same losses', asyn
     assert.deepEqual(out.patch_tokens.dims, [n, 16, 32]);
   }
 
-  // resume from the step-3 checkpoint: steps 4..6 repeat run A exactly
+  // resume from the step-3 checkpoint: steps 4..6 repeat run A exactly, here with the views augmented in worker
+  // threads (run A rendered them on the main thread: 'auto' is 0 on CI's 2 cores)
   const b = join(tmp, 'b');
   mkdirSync(join(b, 'checkpoints'), { recursive: true });
   cpSync(join(a, 'checkpoints/step-3'), join(b, 'checkpoints/last'), { recursive: true });
-  const rb = await runCli(tinyDinoArgs(b, ['--resume']));
+  const rb = await runCli(tinyDinoArgs(b, ['--resume', '--augment-workers', '2']));
   assert.equal(rb.code, 0, rb.stderr);
   const mb = readMetrics(b);
   assert.deepEqual(mb.map((x) => x.step), [4, 5, 6]);

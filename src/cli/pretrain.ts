@@ -11,6 +11,7 @@ const int = (name: string) => (v: string) => {
   if (!Number.isInteger(n)) throw new UserError(`--${name}: expected an integer, got '${v}'`);
   return n;
 };
+const workers = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : int('augment-workers')(v));
 const num = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new UserError(`--${name}: expected a number, got '${v}'`);
@@ -44,6 +45,7 @@ export function pretrainCommand() {
     .addOption(new Option('--device <device>', 'execution provider').choices(devices))
     .option('--threads <n>', 'intra-op threads (default: all cores)', int('threads'))
     .option('--num-workers <n>', 'images decoded concurrently', int('num-workers'))
+    .option('--augment-workers <n>', "threads that augment views while the model computes (default auto; 0: on the main thread between steps)", workers)
     .option('--global-size <px>', 'global crop size', int('global-size'))
     .option('--local-size <px>', 'local crop size', int('local-size'))
     .option('--global-crops <n>', 'number of global crops', int('global-crops'))
@@ -72,6 +74,7 @@ export function pretrainCommand() {
         device: opts.device,
         threads: opts.threads,
         num_workers: opts.numWorkers,
+        augment_workers: opts.augmentWorkers,
         init_weights: opts.initWeights,
         val_data: opts.valData,
         optim: opts.lr !== undefined ? { lr: opts.lr } : undefined,

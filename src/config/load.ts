@@ -30,6 +30,7 @@ function presetFor(method: MethodName): Record<string, unknown> {
     batch_size: 64,
     seed: 0,
     num_workers: 8,
+    augment_workers: 'auto',
     prefetch_batches: 2,
     log_every: 10,
     resume: false,

@@ -33,6 +33,8 @@ export const pretrainSchema = z
     batch_size: posInt,
     seed: z.number().int().min(0),
     num_workers: posInt.describe('images decoded concurrently'),
+    /** worker threads that augment views while the model computes; 0 = on the main thread, between steps */
+    augment_workers: z.union([z.literal('auto'), z.number().int().min(0)]),
     prefetch_batches: posInt,
     checkpoint_every: posInt.optional(),
     export_every: posInt.optional(),

@@ -4,6 +4,7 @@
 // start at any (epoch, batch) and see exactly what an uninterrupted run would.
 import { performance } from 'node:perf_hooks';
 import type { TransformsConfig } from '../config/transforms.js';
+import { AugmentPool } from './augment-pool.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { decodeImage } from './decode.js';
@@ -37,6 +38,11 @@ export interface LoaderOptions {
   masks?: LoaderMaskOptions;
   /** Reuse a batch's arrays once the next batch is requested (default true). */
   reuseBuffers?: boolean;
+  /**
+   * Worker threads that render the views while the model computes (0: on the main thread, between steps).
+   * Default 0 here; the trainer passes the config's augment_workers.
+   */
+  augmentWorkers?: number;
   /** Called once per unreadable file, with a message naming it. */
   onWarning?: (message: string) => void;
   /** Replaces the decoder (tests). */
@@ -101,6 +107,7 @@ export class DataLoader {
   private readonly decode: (path: string) => Promise<RgbImage>;
   private readonly onWarning: (message: string) => void;
   private readonly semaphore: Semaphore;
+  private readonly augment?: AugmentPool;
   private readonly maskOptions?: MaskOptions;
   private readonly maskGrid?: [number, number];
   private readonly unreadable: Uint8Array;
@@ -135,6 +142,8 @@ export class DataLoader {
     this.onWarning = options.onWarning ?? (() => {});
     this.semaphore = new Semaphore(Math.max(1, options.concurrency ?? defaultConcurrency()));
     this.specs = viewSpecs(transforms);
+    const workers = options.augmentWorkers ?? 0;
+    if (workers > 0) this.augment = new AugmentPool(workers, this.specs, transforms, this.seed);
     this.unreadable = new Uint8Array(files.length);
     if (options.masks) {
       const { patchSize, ...rest } = options.masks;
@@ -185,6 +194,7 @@ export class DataLoader {
     const pending = this.queue;
     this.queue = [];
     await Promise.allSettled(pending.map((p) => p.promise));
+    await this.augment?.close();
   }
 
   private fill(): void {
@@ -265,7 +275,10 @@ export class DataLoader {
       } finally {
         this.semaphore.release();
       }
-      renderSample(img, this.specs, this.t, sampleRng(this.seed, epoch, position), buffers.views, slot);
+      if (this.augment) {
+        const views = await this.augment.render(img, epoch, position);
+        views.forEach((v, i) => buffers.views[i].set(v, slot * v.length));
+      } else renderSample(img, this.specs, this.t, sampleRng(this.seed, epoch, position), buffers.views, slot);
       buffers.indices[slot] = fileIndex;
       return;
     }

@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { join } from 'node:path';
 import type { PretrainConfig } from '../config/schema.js';
+import { autoAugmentWorkers } from '../data/augment-pool.js';
 import { DataLoader } from '../data/loader.js';
 import { renderPreviewGrid } from '../data/preview-grid.js';
 import { scanImageFolder } from '../data/scan.js';
@@ -105,6 +106,7 @@ export async function runPretrain(cfg: PretrainConfig, opts: RunOptions = {}): P
     seed: cfg.seed,
     prefetch: cfg.prefetch_batches,
     concurrency: cfg.num_workers,
+    augmentWorkers: cfg.augment_workers === 'auto' ? autoAugmentWorkers(undefined, device.device === 'cuda') : cfg.augment_workers,
     start,
     masks: loaderMasks(cfg),
     onWarning: (m) => log.warn(m),
