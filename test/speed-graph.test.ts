@@ -161,3 +161,53 @@ test('stride-1 Conv input gradient as a Conv with the flipped kernel = the float
     }
   }
 });
+
+test('FusedMatMul (q·kᵀ with the scale folded in) and its gradients = the float64 MatMul form, every transpose combination', async () => {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      const aShape = transA ? [2, 3, 5, 4] : [2, 3, 4, 5], bShape = transB ? [2, 3, 6, 5] : [2, 3, 5, 6];
+      const build = (dtype: 'float' | 'double') => {
+        const g = new Graph({ dtype });
+        const a = g.input('a', aShape), b = g.input('b', bShape), r = g.input('r', [2, 3, 4, 6]);
+        const y = g.matmulT(a, b, { transA, transB, alpha: 0.37 });
+        const [ga, gb] = g.grad(g.reduceSum(g.mul(y, r), undefined, false), [a, b]);
+        return g.toModel({ y, ga, gb });
+      };
+      const f = build('float'), d = build('double');
+      assert.equal(f.ops.FusedMatMul, 3, 'forward and both gradients fused');
+      assert.equal(f.ops.Transpose, undefined);
+      assert.equal(d.ops.FusedMatMul, undefined);
+      const rng = new Rng(transA ? 1 : 2);
+      const raw = { a: aShape, b: bShape, r: [2, 3, 4, 6] };
+      const vals = Object.fromEntries(Object.entries(raw).map(([k, s]) => [k, Array.from({ length: s.reduce((p, q) => p * q, 1) }, () => rng.normal())]));
+      const feeds = (T: Float32ArrayConstructor | Float64ArrayConstructor) => Object.fromEntries(Object.entries(raw).map(([k, s]) => [k, { data: T.from(vals[k]), dims: s }]));
+      const a = await (await Session.create(f.bytes, { intraOpNumThreads: 1 })).run(feeds(Float32Array));
+      const b = await (await Session.create(d.bytes, { intraOpNumThreads: 1 })).run(feeds(Float64Array));
+      for (const k of ['y', 'ga', 'gb']) {
+        assert.deepEqual(a[k].dims, b[k].dims, k);
+        const e = maxRelDiff(a[k].data as Float32Array, b[k].data as Float64Array);
+        assert.ok(e < 1e-6, `transA ${transA} transB ${transB} ${k}: ${e}`);
+      }
+    }
+  }
+});
+
+test('batched MatMul gradients as FusedMatMul with transpose flags = the float64 plain rule', async () => {
+  const build = (dtype: 'float' | 'double') => {
+    const g = new Graph({ dtype });
+    const a = g.input('a', [2, 3, 4, 5]), b = g.input('b', [2, 3, 5, 6]), r = g.input('r', [2, 3, 4, 6]);
+    const y = g.matmul(a, b);
+    const [ga, gb] = g.grad(g.reduceSum(g.mul(y, r), undefined, false), [a, b]);
+    return g.toModel({ y, ga, gb });
+  };
+  const f = build('float'), d = build('double');
+  assert.equal(f.ops.FusedMatMul, 2);
+  assert.equal(f.ops.Transpose, undefined);
+  const rng = new Rng(5);
+  const dims = { a: [2, 3, 4, 5], b: [2, 3, 5, 6], r: [2, 3, 4, 6] };
+  const vals = Object.fromEntries(Object.entries(dims).map(([k, s]) => [k, Array.from({ length: s.reduce((p, q) => p * q, 1) }, () => rng.normal())]));
+  const feeds = (T: Float32ArrayConstructor | Float64ArrayConstructor) => Object.fromEntries(Object.entries(dims).map(([k, s]) => [k, { data: T.from(vals[k]), dims: s }]));
+  const a = await (await Session.create(f.bytes, { intraOpNumThreads: 1 })).run(feeds(Float32Array));
+  const b = await (await Session.create(d.bytes, { intraOpNumThreads: 1 })).run(feeds(Float64Array));
+  for (const k of ['y', 'ga', 'gb']) assert.ok(maxRelDiff(a[k].data as Float32Array, b[k].data as Float64Array) < 1e-6, k);
+});

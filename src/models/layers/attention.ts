@@ -10,11 +10,10 @@ export function attention(g: Graph, P: Params, prefix: string, x: Tensor, numHea
   const qkv = g.linear(x, P(prefix + 'qkv.weight'), P(prefix + 'qkv.bias'));
   const heads = (t: Tensor) => g.reshape(t, [N, T, numHeads, hd]);
   const [q, k, v] = g.split(qkv, -1, 3).map(heads);
-  const qh = g.transpose(q, [0, 2, 1, 3]); // [N,H,T,hd]
-  const kt = g.transpose(k, [0, 2, 3, 1]); // [N,H,hd,T]
-  const vh = g.transpose(v, [0, 2, 1, 3]);
-  // the scale on the logits rather than on q: ORT folds it into the MatMul (and its gradient) as FusedMatMul alpha
-  const att = g.softmax(g.mul(g.matmul(qh, kt), hd ** -0.5), -1);
+  const [qh, kh, vh] = [q, k, v].map((t) => g.transpose(t, [0, 2, 1, 3])); // [N,H,T,hd]
+  // q·kᵀ with kᵀ and the scale folded into one FusedMatMul (training graphs): no transposed copy of k, whose [N,H,hd,T]
+  // layout cost twice the [N,H,T,hd] one; exports get MatMul, Transpose and Mul, which ORT fuses the same way at load
+  const att = g.softmax(g.matmulT(qh, kh, { transB: true, alpha: hd ** -0.5 }), -1);
   const o = g.reshape(g.transpose(g.matmul(att, vh), [0, 2, 1, 3]), [N, T, D]);
   return g.linear(o, P(prefix + 'proj.weight'), P(prefix + 'proj.bias'));
 }
