@@ -16,8 +16,12 @@ export interface Conv2dGeometry {
 
 /** Channels below this make NHWC columns too fine-grained (the RGB stem, ViT patch embedding): Conv stays. */
 const MIN_CHANNELS = 16;
-/** Output maps up to this many positions run the forward (and so the input gradient) as one GEMM. */
-const MAX_FORWARD_POSITIONS = 16;
+/**
+ * Output maps up to this many positions run the forward (and so the input gradient) as one GEMM: stride-1 convs up
+ * to 8x8 (their input gradient is again a GEMM, over the output gradient's columns), strided ones up to 4x4 (their
+ * input gradient sums the columns back with Gather's selection-matrix rule, which grows with the map).
+ */
+const MAX_FORWARD_POSITIONS = { stride1: 64, strided: 16 };
 
 export const outSize2d = (h: number, w: number, geo: Conv2dGeometry): [number, number] => [
   Math.floor((h + geo.p[0] + geo.p[2] - geo.d[0] * (geo.k[0] - 1) - 1) / geo.s[0]) + 1,
@@ -31,8 +35,12 @@ export const weightGradAsGemm = (x: Tensor, group: number): boolean => x.rank ==
 export function forwardAsGemm(x: Tensor, group: number, geo: Conv2dGeometry): boolean {
   if (!weightGradAsGemm(x, group)) return false;
   const [ho, wo] = outSize2d(x.shape[2] as number, x.shape[3] as number, geo);
-  return ho * wo <= MAX_FORWARD_POSITIONS;
+  return ho * wo <= (isStride1(geo) ? MAX_FORWARD_POSITIONS.stride1 : MAX_FORWARD_POSITIONS.strided);
 }
+
+/** Stride 1 with pads no wider than the dilated kernel: the input gradient is a conv of the output gradient. */
+const isStride1 = (geo: Conv2dGeometry): boolean =>
+  geo.s.every((v) => v === 1) && geo.p.every((v, i) => v <= geo.d[i % 2] * (geo.k[i % 2] - 1));
 
 /** Flat positions in the padded [Hp·Wp] map read by each (output position, kernel tap), in imageColumns order. */
 function windowIndices(hp: number, wp: number, ho: number, wo: number, geo: Conv2dGeometry): number[] {
@@ -74,12 +82,48 @@ function rowsToWeight(g: Graph, rows: Tensor, C: number, k: readonly number[]): 
   return g.transpose(g.reshape(rows, [O, k[0], k[1], C]), [0, 3, 1, 2]);
 }
 
-/** y [N, O, Ho, Wo] from one Gemm: columns [N·Ho·Wo, kkC] x rows(w)ᵀ, then back to channels-first. */
+/** w [O, C, kh, kw] -> [C, kh·kw·O]: the rows of the stride-1 input gradient's conv (kernel flipped, channels swapped). */
+function flippedWeightRows(g: Graph, w: Tensor): Tensor {
+  const [O, C, kh, kw] = w.shape as number[];
+  const t = g.transpose(w, [1, 2, 3, 0]); // [C, kh, kw, O]
+  if (kh * kw === 1) return g.reshape(t, [C, O]);
+  const reversed = Array.from({ length: kh * kw }, (_, i) => kh * kw - 1 - i); // reversing the window flips both axes
+  return g.reshape(g.gather(g.reshape(t, [C, kh * kw, O]), reversed, 1), [C, kh * kw * O]);
+}
+
+/** One Gemm of columns [N·Ho·Wo, kkC] with rows [O, kkC], back to channels-first [N, O, Ho, Wo]. */
+function gemmToNchw(g: Graph, cols: Tensor, rows: Tensor, n: Tensor['shape'][number], ho: number, wo: number): Tensor {
+  const y = g.gemm(cols, rows, null, { transB: true });
+  return g.transpose(g.reshape(y, [n, ho, wo, rows.shape[0]]), [0, 3, 1, 2]);
+}
+
+/**
+ * y [N, O, Ho, Wo] as one Gemm over the image columns. Stride 1: a composite whose gradients are two more GEMMs
+ * (gw from the forward's own columns, gx over the output gradient's columns with the flipped kernel); otherwise
+ * plain ops for autodiff.
+ */
 export function convAsGemm(g: Graph, x: Tensor, w: Tensor, geo: Conv2dGeometry): Tensor {
-  const O = w.shape[0] as number;
   const [ho, wo] = outSize2d(x.shape[2] as number, x.shape[3] as number, geo);
-  const y = g.gemm(imageColumns(g, x, geo), weightRows(g, w), null, { transB: true });
-  return g.transpose(g.reshape(y, [x.shape[0], ho, wo, O]), [0, 3, 1, 2]);
+  if (!isStride1(geo)) return gemmToNchw(g, imageColumns(g, x, geo), weightRows(g, w), x.shape[0], ho, wo);
+  const [, C, H, W] = x.shape as number[];
+  let cols!: Tensor;
+  return g.customGrad(
+    [x, w],
+    () => {
+      cols = imageColumns(g, x, geo);
+      return gemmToNchw(g, cols, weightRows(g, w), x.shape[0], ho, wo);
+    },
+    (gy, need) => {
+      const gw = need[1] && rowsToWeight(g, g.gemm(g.reshape(g.transpose(gy, [0, 2, 3, 1]), [-1, w.shape[0]]), cols, null, { transA: true }), C, geo.k);
+      let gx: Tensor | null = null;
+      if (need[0]) {
+        const full = [0, 1].map((i) => geo.d[i] * (geo.k[i] - 1));
+        const back: Conv2dGeometry = { k: geo.k, s: [1, 1], p: geo.p.map((v, i) => full[i % 2] - v), d: geo.d };
+        gx = gemmToNchw(g, imageColumns(g, gy, back), flippedWeightRows(g, w), x.shape[0], H, W);
+      }
+      return [gx, gw];
+    },
+  );
 }
 
 /** gw [O, C, kh, kw] = gyᵀ [O, N·Ho·Wo] x columns(x) [N·Ho·Wo, kkC]. */
