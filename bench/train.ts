@@ -10,7 +10,7 @@
 // Every engine is a child process driven over stdin/stdout JSON lines, one step at a time, in turn: while one steps
 // the others wait on a read (no CPU). Engines: dinotrain from this tree's src/ ('current'); each --variant (another
 // copy of src/, e.g. a snapshot from before a change, whose folder also holds test/helpers/cli.ts for --e2e, and/or
-// env settings: DINOTRAIN_ORT_SPIN=1, DINOTRAIN_SIMD=0, BENCH_THREADS=1, BENCH_OUT_DIM=65536, DINOTRAIN_ORT_OPTIONS={...}); the PyTorch
+// env settings: BENCH_DEVICE=cuda (GPU; PyTorch reference stays on the CPU: --python none), DINOTRAIN_ORT_SPIN=1, DINOTRAIN_SIMD=0, BENCH_THREADS=1, BENCH_OUT_DIM=65536, DINOTRAIN_ORT_OPTIONS={...}); the PyTorch
 // reference bench/torch_dino_step.py ('pytorch', PyTorch's defaults; --torch-variant adds more, e.g.
 // OMP_WAIT_POLICY=PASSIVE). Default python: /tmp/torch2-venv/bin/python when it has torch, else /usr/bin/python3.
 // The dinotrain step is the trainer's: forwardBackward, freeze, clip, optimizer, afterStep.
@@ -93,7 +93,9 @@ async function worker(): Promise<void> {
   };
   const cfg = resolvePretrainConfig(fileCfg, { method, data: 'bench', out: 'bench', batch_size: B, model: cfgIn.model, steps: 1000 });
   const t0 = performance.now();
-  const m = await createMethod(cfg.method, { cfg, datasetSize: 10_000, session: { providers: ['cpu'], threads: Number(process.env.BENCH_THREADS ?? cfgIn.threads) } });
+  // BENCH_DEVICE=cuda: the same step on ONNX Runtime's CUDA provider (docs/gpu.md), CPU as the fallback provider
+  const providers = process.env.BENCH_DEVICE === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
+  const m = await createMethod(cfg.method, { cfg, datasetSize: 10_000, session: { providers, threads: Number(process.env.BENCH_THREADS ?? cfgIn.threads) } });
   const initMs = performance.now() - t0;
   const optim = resolveOptim(cfg, 1000, 100);
   const optimizer = createOptimizer(optim, m.params);

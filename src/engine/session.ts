@@ -1,4 +1,6 @@
 // ONNX Runtime sessions for training and inference, and zero-copy tensors over the flat parameter buffers.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { FlatTensors } from './param-store.js';
 
@@ -38,7 +40,15 @@ export function sessionOptions(opts: SessionOptions): ort.InferenceSession.Sessi
   return out;
 }
 
+let savedModels = 0;
+
+/** DINOTRAIN_SAVE_MODELS=dir writes every session's model there (NN-<bytes>.onnx) for inspection, e.g. in Netron. */
 export async function createSession(model: Uint8Array, opts: SessionOptions): Promise<ort.InferenceSession> {
+  const dir = process.env.DINOTRAIN_SAVE_MODELS;
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${String(savedModels++).padStart(2, '0')}-${model.byteLength}.onnx`), model);
+  }
   return ort.InferenceSession.create(model, sessionOptions(opts));
 }
 
