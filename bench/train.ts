@@ -68,7 +68,7 @@ async function worker(): Promise<void> {
   const { resolvePretrainConfig } = await imp<typeof import('../src/config/load.js')>('config/load.ts');
   const { createMethod } = await imp<typeof import('../src/methods/registry.js')>('methods/registry.ts');
   const { resolveOptim, createOptimizer, Schedules } = await imp<typeof import('../src/train/hyperparams.js')>('train/hyperparams.ts');
-  const { clipGlobalNorm } = await imp<typeof import('../src/engine/clip.js')>('engine/clip.ts');
+  const clipMod = await imp<Partial<typeof import('../src/engine/clip.js')>>('engine/clip.ts');
   const ort = await import('onnxruntime-node');
 
   // time every session.run, keyed by the order the sessions were created in (dino: 0 = student, 1 = teacher)
@@ -132,11 +132,14 @@ async function worker(): Promise<void> {
     const b = performance.now();
     const frozen = new Set(m.frozenAt(step));
     for (const name of m.params.names) optimizer.setFrozen(name, frozen.has(name));
-    if (optim.clip_grad > 0) clipGlobalNorm(m.grads.flat, optim.clip_grad);
+    // as the trainer: the clip factor goes to the optimizer (trees from before that change scale the buffer)
+    let coef = 1;
+    if (optim.clip_grad > 0 && clipMod.globalNormClip) coef = clipMod.globalNormClip(m.grads.flat, optim.clip_grad).coef;
+    else if (optim.clip_grad > 0) clipMod.clipGlobalNorm!(m.grads.flat, optim.clip_grad);
     const c = performance.now();
     optimizer.lr = s.lr;
     optimizer.weightDecay = s.weightDecay;
-    optimizer.step(m.grads.flat);
+    (optimizer.step as (g: Float32Array, scale?: number) => void)(m.grads.flat, coef);
     const d = performance.now();
     m.afterStep(s);
     const e = performance.now();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AdamW } from '../src/engine/adamw.js';
-import { clipGlobalNorm } from '../src/engine/clip.js';
+import { clipGlobalNorm, globalNormClip } from '../src/engine/clip.js';
 import { emaUpdate } from '../src/engine/ema.js';
 import { SGD } from '../src/engine/sgd.js';
 import { type ParamSpec, ParamStore } from '../src/engine/param-store.js';
@@ -116,4 +116,32 @@ test('clip: the unrolled norm equals a plain float64 sum (odd length), and scali
   assert.ok(Math.abs(norm - Math.sqrt(plain)) / Math.sqrt(plain) < 1e-12, `${norm} vs ${Math.sqrt(plain)}`);
   const coef = 1 / (norm + 1e-6);
   assert.ok(copy.every((x, i) => Math.abs(x - Math.fround(g[i] * coef)) <= 1e-7 * Math.abs(g[i])));
+});
+
+// torch scales the gradients by a float32 clip coefficient in float32 (grad.mul_(clip_coef)): so does the step
+test('clip folded into the step: step(g, coef) = g scaled in float32 then step(g), bit for bit (AdamW, SGD, LARS; SIMD and JS)', () => {
+  const make = (kind: 'adamw' | 'sgd' | 'lars', simd: boolean) => {
+    const rng = new Rng(21);
+    const store = new ParamStore(specs);
+    for (let i = 0; i < store.flat.length; i++) store.flat[i] = rng.normal();
+    const opt = kind === 'adamw' ? new AdamW(store, { lr: 0.01, weightDecay: 0.05, simd }) : new SGD(store, { lr: 0.1, weightDecay: 5e-4, lars: kind === 'lars', simd });
+    return { store, opt };
+  };
+  for (const kind of ['adamw', 'sgd', 'lars'] as const) {
+    for (const simd of [true, false]) {
+      const folded = make(kind, simd), scaled = make(kind, simd);
+      const rng = new Rng(22);
+      const g = new Float32Array(folded.store.flat.length);
+      for (let t = 0; t < 4; t++) {
+        for (let i = 0; i < g.length; i++) g[i] = rng.normal();
+        const { coef } = globalNormClip(g, 1.5);
+        assert.ok(coef < 1);
+        const c32 = Math.fround(coef);
+        const copy = g.map((x) => Math.fround(x * c32));
+        folded.opt.step(g, coef);
+        scaled.opt.step(copy);
+      }
+      assert.deepEqual(folded.store.flat, scaled.store.flat, `${kind} simd=${simd}`);
+    }
+  }
 });

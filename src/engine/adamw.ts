@@ -89,7 +89,7 @@ export class AdamW implements Optimizer {
     this.frozen[this.layout.indexOf(name)] = frozen ? 1 : 0;
   }
 
-  step(grads: Float32Array): void {
+  step(grads: Float32Array, gradScale = 1): void {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
     const simd = this.simd;
@@ -107,9 +107,9 @@ export class AdamW implements Optimizer {
       const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(b2, t));
       if (simd) {
         const o = 4 * offsets[i];
-        simd.kernels.adamw(simd.p.byteOffset + o, simd.m + o, simd.v + o, simd.g.byteOffset + o, sizes[i], keep, stepSize, invSqrtBc2, b1, 1 - b1, b2, 1 - b2, eps);
+        simd.kernels.adamw(simd.p.byteOffset + o, simd.m + o, simd.v + o, simd.g.byteOffset + o, sizes[i], keep, stepSize, invSqrtBc2, b1, 1 - b1, b2, 1 - b2, eps, gradScale);
       } else {
-        adamwRange(this.params.flat, this.m.flat, this.v.flat, grads, offsets[i], offsets[i] + sizes[i], keep, stepSize, invSqrtBc2, b1, b2, eps);
+        adamwRange(this.params.flat, this.m.flat, this.v.flat, grads, offsets[i], offsets[i] + sizes[i], keep, stepSize, invSqrtBc2, b1, b2, eps, gradScale);
       }
     }
     if (simd) this.params.flat.set(simd.p);
@@ -152,11 +152,12 @@ function adamwRange(
   b1: number,
   b2: number,
   eps: number,
+  gradScale: number,
 ): void {
   const a1 = 1 - b1;
   const a2 = 1 - b2;
   for (let k = start; k < end; k++) {
-    const gk = g[k];
+    const gk = gradScale === 1 ? g[k] : Math.fround(g[k] * Math.fround(gradScale));
     let mk = b1 * m[k] + a1 * gk;
     let vk = b2 * v[k] + a2 * gk * gk;
     if (mk < FLUSH && mk > -FLUSH) mk = 0;

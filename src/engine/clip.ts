@@ -30,11 +30,20 @@ function scale(g: Float32Array, start: number, end: number, c: number): void {
  * A non-finite norm is returned and nothing is scaled: the caller's NaN guard decides what to do with the step.
  */
 export function clipGlobalNorm(grads: Float32Array, maxNorm: number): number {
-  const norm = Math.sqrt(sumOfSquares(grads, 0, grads.length));
-  if (!Number.isFinite(norm)) return norm;
-  const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) scale(grads, 0, grads.length, coef);
+  const { norm, coef } = globalNormClip(grads, maxNorm);
+  if (coef < 1) scale(grads, 0, grads.length, Math.fround(coef)); // float32 factor, as torch's clip_coef tensor
   return norm;
+}
+
+/**
+ * clip_grad_norm_'s norm and scale factor without touching the gradients: the trainer passes `coef` to
+ * optimizer.step, which scales each gradient as it reads it (one pass over the buffer fewer). coef is 1 when no
+ * clipping is needed or the norm is not finite.
+ */
+export function globalNormClip(grads: Float32Array, maxNorm: number): { norm: number; coef: number } {
+  const norm = Math.sqrt(sumOfSquares(grads, 0, grads.length));
+  const coef = maxNorm / (norm + 1e-6);
+  return { norm, coef: Number.isFinite(norm) && coef < 1 ? coef : 1 };
 }
 
 /**

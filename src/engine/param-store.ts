@@ -213,8 +213,11 @@ export interface Optimizer {
   /** Base learning rate for the next step (set it from the schedule each step); scaled per parameter by lrScale. */
   lr: number;
   weightDecay: number;
-  /** One optimizer step over the flat gradient buffer (same layout as the parameters). Allocates nothing. */
-  step(grads: Float32Array): void;
+  /**
+   * One optimizer step over the flat gradient buffer (same layout as the parameters). Allocates nothing. The
+   * gradients count as gradScale·grads (global-norm clipping folded into the update; the buffer is not modified).
+   */
+  step(grads: Float32Array, gradScale?: number): void;
   /** A frozen parameter is skipped entirely, as a parameter whose grad is None in PyTorch (DINO's last layer). */
   setFrozen(name: string, frozen: boolean): void;
   exportState(): OptimizerState;

@@ -80,7 +80,7 @@ export class SGD implements Optimizer {
     this.frozen[this.layout.indexOf(name)] = frozen ? 1 : 0;
   }
 
-  step(grads: Float32Array): void {
+  step(grads: Float32Array, gradScale = 1): void {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
     const simd = this.simd;
@@ -96,9 +96,9 @@ export class SGD implements Optimizer {
       const lr = this.lr * this.lrScale[i];
       const wd = this.decays[i] ? this.weightDecay : 0;
       // SGD: b = mu·b + (g + wd·p), p -= lr·b; LARS: b = mu·b + lr'·(g + wd·p), p -= b
-      const [s, t] = this.kind === 'lars' ? [this.larsLr(grads, start, end, lr, wd, this.decays[i] === 1), 1] : [1, lr];
-      if (simd) simd.kernels.sgd(simd.p.byteOffset + 4 * start, simd.b + 4 * start, simd.g.byteOffset + 4 * start, sizes[i], s, t, this.momentum, wd);
-      else sgdRange(this.params.flat, this.buf.flat, grads, start, end, s, t, this.momentum, wd);
+      const [s, t] = this.kind === 'lars' ? [this.larsLr(grads, start, end, lr, wd, this.decays[i] === 1, gradScale), 1] : [1, lr];
+      if (simd) simd.kernels.sgd(simd.p.byteOffset + 4 * start, simd.b + 4 * start, simd.g.byteOffset + 4 * start, sizes[i], s, t, this.momentum, wd, gradScale);
+      else sgdRange(this.params.flat, this.buf.flat, grads, start, end, s, t, this.momentum, wd, gradScale);
     }
     if (simd) this.params.flat.set(simd.p);
   }
@@ -109,14 +109,14 @@ export class SGD implements Optimizer {
   }
 
   /** LARS's layer lr: lr·eta·|w|/|g + wd·w| for adapted layers, lr for the others (bias, norms). */
-  private larsLr(grads: Float32Array, start: number, end: number, lr: number, wd: number, adapt: boolean): number {
+  private larsLr(grads: Float32Array, start: number, end: number, lr: number, wd: number, adapt: boolean, gradScale: number): number {
     if (!adapt) return lr;
     const p = this.params.flat;
     let ww = 0;
     let gg = 0;
     for (let k = start; k < end; k++) {
       const w = p[k];
-      const d = grads[k] + wd * w;
+      const d = Math.fround(grads[k] * Math.fround(gradScale)) + wd * w;
       ww += w * w;
       gg += d * d;
     }
@@ -138,9 +138,10 @@ export class SGD implements Optimizer {
 }
 
 /** The SGD/LARS update of p[start..end) (the fallback of the SIMD kernel, same formula). */
-function sgdRange(p: Float32Array, b: Float32Array, g: Float32Array, start: number, end: number, s: number, t: number, mu: number, wd: number): void {
+function sgdRange(p: Float32Array, b: Float32Array, g: Float32Array, start: number, end: number, s: number, t: number, mu: number, wd: number, gradScale: number): void {
   for (let k = start; k < end; k++) {
-    let bk = mu * b[k] + s * (g[k] + wd * p[k]);
+    const gk = gradScale === 1 ? g[k] : Math.fround(g[k] * Math.fround(gradScale));
+    let bk = mu * b[k] + s * (gk + wd * p[k]);
     if (bk < FLUSH && bk > -FLUSH) bk = 0;
     b[k] = bk;
     p[k] -= t * bk;

@@ -180,20 +180,21 @@ function assemble(kernels: Kernel[], pages: number): Uint8Array {
 /** Moments below this are flushed to zero (float32 denormals make every later load of them slow on x86). */
 export const FLUSH = 1e-30;
 
-// adamw(p, m, v, g, count, keep, stepSize, invSqrtBc2, b1, a1, b2, a2, eps) with a1 = 1−b1, a2 = 1−b2:
-//   m = b1·m + a1·g; v = b2·v + a2·g²; flush; p = p·keep − stepSize·m / (√v·invSqrtBc2 + eps)
+// adamw(p, m, v, g, count, keep, stepSize, invSqrtBc2, b1, a1, b2, a2, eps, gscale) with a1 = 1−b1, a2 = 1−b2:
+//   g = gscale·g (gradient clipping, rounded to float32 as torch's in-place scaling); m = b1·m + a1·g;
+//   v = b2·v + a2·g²; flush; p = p·keep − stepSize·m / (√v·invSqrtBc2 + eps)
 const ADAMW: Kernel = {
   name: 'adamw',
-  params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32],
+  params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32, F32],
   pointers: 4,
   count: 4,
-  splat: [5, 6, 7, 8, 9, 10, 11, 12],
+  splat: [5, 6, 7, 8, 9, 10, 11, 12, 13],
   body: (l) => {
     const [P, M, V, G] = [0, 1, 2, 3];
-    const [keep, step, ibc, b1, a1, b2, a2, eps] = [5, 6, 7, 8, 9, 10, 11, 12];
+    const [keep, step, ibc, b1, a1, b2, a2, eps, gscale] = [5, 6, 7, 8, 9, 10, 11, 12, 13];
     const g = l.tmp(2), mt = l.tmp(3), vt = l.tmp(1);
     return [
-      ...l.load(G), ...op.localSet(g),
+      ...l.load(G), ...l.scalar(gscale), ...l.mul, ...op.localSet(g),
       ...l.scalar(b1), ...l.load(M), ...l.mul, ...l.scalar(a1), ...op.localGet(g), ...l.mul, ...l.add,
       ...l.flushBelow(0, FLUSH), ...op.localSet(mt),
       ...l.store(M, op.localGet(mt)),
@@ -210,21 +211,21 @@ const ADAMW: Kernel = {
   },
 };
 
-// sgd(p, b, g, count, s, t, mu, wd): b = flush(mu·b + s·(g + wd·p)); p = p − t·b
+// sgd(p, b, g, count, s, t, mu, wd, gscale): b = flush(mu·b + s·(gscale·g + wd·p)); p = p − t·b
 // (SGD: s = 1, t = lr, as torch.optim.SGD; LARS: s = the layer's trust-scaled lr, t = 1)
 const SGD: Kernel = {
   name: 'sgd',
-  params: [I32, I32, I32, I32, F32, F32, F32, F32],
+  params: [I32, I32, I32, I32, F32, F32, F32, F32, F32],
   pointers: 3,
   count: 3,
-  splat: [4, 5, 6, 7],
+  splat: [4, 5, 6, 7, 8],
   body: (l) => {
     const [P, B, G] = [0, 1, 2];
-    const [s, t, mu, wd] = [4, 5, 6, 7];
+    const [s, t, mu, wd, gscale] = [4, 5, 6, 7, 8];
     const bt = l.tmp(1);
     return [
       ...l.scalar(mu), ...l.load(B), ...l.mul,
-      ...l.scalar(s), ...l.load(G), ...l.scalar(wd), ...l.load(P), ...l.mul, ...l.add, ...l.mul,
+      ...l.scalar(s), ...l.load(G), ...l.scalar(gscale), ...l.mul, ...l.scalar(wd), ...l.load(P), ...l.mul, ...l.add, ...l.mul,
       ...l.add, ...l.flushBelow(0, FLUSH), ...op.localSet(bt),
       ...l.store(B, op.localGet(bt)),
       ...l.store(P, [...l.load(P), ...l.scalar(t), ...op.localGet(bt), ...l.mul, ...l.sub]),
@@ -254,9 +255,9 @@ interface WasmApi {
 
 export interface SimdKernels {
   readonly memory: WasmMemory;
-  adamw(p: number, m: number, v: number, g: number, count: number, keep: number, step: number, invSqrtBc2: number, b1: number, a1: number, b2: number, a2: number, eps: number): void;
+  adamw(p: number, m: number, v: number, g: number, count: number, keep: number, step: number, invSqrtBc2: number, b1: number, a1: number, b2: number, a2: number, eps: number, gscale: number): void;
   ema(t: number, s: number, count: number, momentum: number, a: number): void;
-  sgd(p: number, b: number, g: number, count: number, s: number, t: number, mu: number, wd: number): void;
+  sgd(p: number, b: number, g: number, count: number, s: number, t: number, mu: number, wd: number, gscale: number): void;
 }
 
 /** Instantiates the kernels over a fresh memory of at least `bytes`; null where WebAssembly SIMD is unavailable. */

@@ -1,7 +1,7 @@
 // The training loop, shared by every method: data → method.forwardBackward → NaN guard → freeze/clip →
 // optimizer → method.afterStep → metrics, checkpoints, signals.
 import type { Logger as PinoLogger } from 'pino';
-import { clipGlobalNorm } from '../engine/clip.js';
+import { globalNormClip } from '../engine/clip.js';
 import type { Optimizer } from '../engine/param-store.js';
 import type { DataLoader } from '../data/loader.js';
 import type { Logger } from '../loggers/logger.js';
@@ -69,10 +69,11 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
 
     const frozen = new Set(o.method.frozenAt(step));
     for (const name of o.method.params.names) o.optimizer.setFrozen(name, frozen.has(name));
-    const gradNorm = o.clipGrad > 0 ? clipGlobalNorm(o.method.grads.flat, o.clipGrad) : NaN;
+    const clip = o.clipGrad > 0 ? globalNormClip(o.method.grads.flat, o.clipGrad) : { norm: NaN, coef: 1 };
+    const gradNorm = clip.norm;
     o.optimizer.lr = s.lr;
     o.optimizer.weightDecay = s.weightDecay;
-    o.optimizer.step(o.method.grads.flat);
+    o.optimizer.step(o.method.grads.flat, clip.coef);
     o.method.afterStep(s);
     step++;
     lastLoss = r.loss;
