@@ -5,15 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Graph, Session, type ConvOptions } from '../src/graph/index.js';
 import { Rng } from '../src/util/rng.js';
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let md = 0, mb = 0;
-  for (let i = 0; i < a.length; i++) {
-    md = Math.max(md, Math.abs(a[i] - b[i]));
-    mb = Math.max(mb, Math.abs(b[i]));
-  }
-  return md / Math.max(mb, 1e-30);
-}
+import { maxRelDiff } from './helpers/compare.js';
 
 interface Case {
   c: number;

@@ -9,17 +9,9 @@ import onnxProto from 'onnx-proto';
 import { sessionOptions } from '../src/engine/session.js';
 import { Graph, Session } from '../src/graph/index.js';
 import { Rng } from '../src/util/rng.js';
+import { maxRelDiff } from './helpers/compare.js';
 
 const { onnx } = onnxProto;
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let md = 0, mb = 0;
-  for (let i = 0; i < a.length; i++) {
-    md = Math.max(md, Math.abs(a[i] - b[i]));
-    mb = Math.max(mb, Math.abs(b[i]));
-  }
-  return md / Math.max(mb, 1e-30);
-}
 
 /** A two-layer GELU MLP with a weighted-sum loss: y, loss and the gradients of x and both weights. */
 function mlp(opts: { contribOps?: boolean; dtype?: 'float' | 'double' }) {

@@ -9,17 +9,9 @@ import { vitConfig } from '../src/models/vit-config.js';
 import { vitSpec } from '../src/models/vit-spec.js';
 import { vitForward } from '../src/models/vit.js';
 import { Rng } from '../src/util/rng.js';
+import { maxRelDiff } from './helpers/compare.js';
 
 type Feeds = Record<string, { data: Float32Array | Float64Array; dims: number[] }>;
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let md = 0, mb = 0;
-  for (let i = 0; i < a.length; i++) {
-    md = Math.max(md, Math.abs(a[i] - b[i]));
-    mb = Math.max(mb, Math.abs(b[i]));
-  }
-  return md / Math.max(mb, 1e-30);
-}
 
 function randomFeeds(shapes: Record<string, number[]>, dtype: 'float' | 'double', seed = 3): Feeds {
   const rng = new Rng(seed);
