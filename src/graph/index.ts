@@ -24,9 +24,11 @@
  *                     argMax argMin topK
  *   shape             reshape transpose swapLast flatten concat slice(x, starts, ends, axes?, steps?) split gather
  *                     gatherElements scatterElements expand unsqueeze squeeze pad unbroadcast
- *   layers            matmul gemm linear(x, w[out,in], b?) layerNorm batchNorm -> {y, mean, var} batchNormInference
- *                     l2Normalize conv convTranspose maxPool averagePool globalAveragePool
- *   autodiff          grad(loss, wrt[], { seed? }) -> Tensor[]
+ *   layers            matmul matmulT(a, b, { transA, transB, alpha }) gemm linear(x, w[out,in], b?) layerNorm
+ *                     batchNorm -> {y, mean, var} batchNormInference l2Normalize conv convTranspose maxPool
+ *                     averagePool globalAveragePool
+ *   autodiff          grad(loss, wrt[], { seed? }) -> Tensor[]; customGrad(inputs, build, vjp): a composite with
+ *                     its own gradient rule
  *   serialisation     toModel(outputs, opts) -> { bytes, nodeCount, ops }  toBytes(outputs, opts)  toModelProto(...)
  *                     opts: { metadata?, docString?, producerName?, pruneInputs? }; readModelInfo(bytes)
  * Gradient checks (gradcheck.ts): gradCheck(build, opts) / gradCheckOp(f, shapes, opts): float64 autodiff vs central

@@ -1,7 +1,7 @@
 // 2-D convolution as image columns + one Gemm (im2col), for the shapes where ONNX Runtime's CPU Conv is slow:
-// small feature maps (ResNet's 4x4 and 2x2 stages, where its per-image GEMM has only H·W columns) and every
-// weight gradient (its Conv-with-a-gradient-kernel form runs at a fraction of GEMM speed). Here the whole batch is
-// one GEMM with N·H·W rows. Measured in bench/_conv.ts style micro runs and in bench/train.ts (docs/benchmarks.md).
+// small feature maps (ResNet's 8x8 and smaller stages at 64 px, where its per-image GEMM has only H·W columns)
+// and every weight gradient (its Conv-with-a-gradient-kernel form runs at a fraction of GEMM speed). Here the whole
+// batch is one GEMM with N·H·W rows. Training graphs only (GraphOptions.convGemm); measured in docs/benchmarks.md.
 
 import type { Graph } from '../core.js';
 import type { Tensor } from '../tensor.js';
@@ -31,7 +31,7 @@ export const outSize2d = (h: number, w: number, geo: Conv2dGeometry): [number, n
 /** Whether the weight gradient of this conv runs as one GEMM over image columns. */
 export const weightGradAsGemm = (x: Tensor, group: number): boolean => x.rank === 4 && group === 1 && (x.shape[1] as number) >= MIN_CHANNELS;
 
-/** Whether the conv itself runs as image columns + GEMM (autodiff then goes through Gemm, Slice and Pad). */
+/** Whether the conv itself runs as image columns + GEMM (see convAsGemm for its gradients). */
 export function forwardAsGemm(x: Tensor, group: number, geo: Conv2dGeometry): boolean {
   if (!weightGradAsGemm(x, group)) return false;
   const [ho, wo] = outSize2d(x.shape[2] as number, x.shape[3] as number, geo);
@@ -114,7 +114,7 @@ export function convAsGemm(g: Graph, x: Tensor, w: Tensor, geo: Conv2dGeometry):
       return gemmToNchw(g, cols, weightRows(g, w), x.shape[0], ho, wo);
     },
     (gy, need) => {
-      const gw = need[1] && rowsToWeight(g, g.gemm(g.reshape(g.transpose(gy, [0, 2, 3, 1]), [-1, w.shape[0]]), cols, null, { transA: true }), C, geo.k);
+      const gw = need[1] && weightGradFromColumns(g, gy, cols, C, geo.k);
       let gx: Tensor | null = null;
       if (need[0]) {
         const full = [0, 1].map((i) => geo.d[i] * (geo.k[i] - 1));
@@ -126,9 +126,13 @@ export function convAsGemm(g: Graph, x: Tensor, w: Tensor, geo: Conv2dGeometry):
   );
 }
 
-/** gw [O, C, kh, kw] = gyᵀ [O, N·Ho·Wo] x columns(x) [N·Ho·Wo, kkC]. */
+/** gw [O, C, kh, kw] = gyᵀ [O, N·Ho·Wo] x columns [N·Ho·Wo, kkC]. */
+function weightGradFromColumns(g: Graph, gy: Tensor, cols: Tensor, C: number, k: readonly number[]): Tensor {
+  const rowsGy = g.reshape(g.transpose(gy, [0, 2, 3, 1]), [-1, gy.shape[1]]);
+  return rowsToWeight(g, g.gemm(rowsGy, cols, null, { transA: true }), C, k);
+}
+
+/** The weight gradient of a Conv node as one GEMM over x's image columns. */
 export function weightGradAsGemm2d(g: Graph, gy: Tensor, x: Tensor, geo: Conv2dGeometry): Tensor {
-  const O = gy.shape[1] as number, C = x.shape[1] as number;
-  const rowsGy = g.reshape(g.transpose(gy, [0, 2, 3, 1]), [-1, O]);
-  return rowsToWeight(g, g.gemm(rowsGy, imageColumns(g, x, geo), null, { transA: true }), C, geo.k);
+  return weightGradFromColumns(g, gy, imageColumns(g, x, geo), x.shape[1] as number, geo.k);
 }
