@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import type { Results, RunResult } from '../quality.js';
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf', '#e377c2'];
 const pct = (x: number | undefined) => (x === undefined ? '' : (100 * x).toFixed(2));
 const num = (x: number | undefined, d = 1) => (x === undefined ? '' : x.toFixed(d));
 
