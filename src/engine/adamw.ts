@@ -14,7 +14,7 @@ import {
   stepCountsFromTensors,
   stepCountsToTensors,
 } from './param-store.js';
-import { FLUSH, type SimdKernels, simdKernels } from './simd.js';
+import { FLUSH, type SimdRegions, simdRegions } from './simd.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -23,16 +23,6 @@ export interface AdamWOptions {
   eps?: number;
   /** use the WebAssembly SIMD kernel when the runtime has it (default true; DINOTRAIN_SIMD=0 turns it off) */
   simd?: boolean;
-}
-
-/** The SIMD kernel and its memory: parameter and gradient staging areas, and the moments. */
-interface SimdState {
-  kernels: SimdKernels;
-  p: Float32Array;
-  g: Float32Array;
-  /** byte offsets of the moments in the kernel's memory */
-  m: number;
-  v: number;
 }
 
 // Moments below FLUSH are flushed to zero: float32 denormals (a moment decaying under zero gradients, e.g. a frozen
@@ -54,7 +44,8 @@ export class AdamW implements Optimizer {
   private readonly lrScale: Float64Array;
   private readonly decays: Uint8Array;
   private readonly frozen: Uint8Array;
-  private readonly simd: SimdState | null = null;
+  /** regions: parameters and gradients (staging), m, v */
+  private readonly simd: SimdRegions | null;
 
   constructor(
     readonly params: ParamStore,
@@ -65,19 +56,9 @@ export class AdamW implements Optimizer {
     [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.layout = params.layout;
-    const total = this.layout.total;
-    // four 16-byte-aligned regions: parameters, gradients, m, v
-    const stride = Math.ceil(total / 4) * 4;
-    const kernels = (options.simd ?? process.env.DINOTRAIN_SIMD !== '0') ? simdKernels(4 * 4 * stride) : null;
-    if (kernels) {
-      const region = (i: number) => new Float32Array(kernels.memory.buffer, 4 * i * stride, total);
-      this.simd = { kernels, p: region(0), g: region(1), m: 4 * 2 * stride, v: 4 * 3 * stride };
-      this.m = new FlatTensors(this.layout, region(2));
-      this.v = new FlatTensors(this.layout, region(3));
-    } else {
-      this.m = new FlatTensors(this.layout);
-      this.v = new FlatTensors(this.layout);
-    }
+    this.simd = simdRegions(this.layout.total, 4, options.simd);
+    this.m = new FlatTensors(this.layout, this.simd?.regions[2]);
+    this.v = new FlatTensors(this.layout, this.simd?.regions[3]);
     const n = this.layout.names.length;
     this.steps = new Float64Array(n);
     this.lrScale = Float64Array.from(params.specs, (s) => s.lrScale ?? 1);
@@ -93,9 +74,10 @@ export class AdamW implements Optimizer {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
     const simd = this.simd;
+    const [p, g, m, v] = simd?.regions ?? [];
     if (simd) {
-      simd.p.set(this.params.flat);
-      simd.g.set(grads);
+      p.set(this.params.flat);
+      g.set(grads);
     }
     const { beta1: b1, beta2: b2, eps } = this;
     for (let i = 0; i < offsets.length; i++) {
@@ -107,12 +89,12 @@ export class AdamW implements Optimizer {
       const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(b2, t));
       if (simd) {
         const o = 4 * offsets[i];
-        simd.kernels.adamw(simd.p.byteOffset + o, simd.m + o, simd.v + o, simd.g.byteOffset + o, sizes[i], keep, stepSize, invSqrtBc2, b1, 1 - b1, b2, 1 - b2, eps, gradScale);
+        simd.kernels.adamw(p.byteOffset + o, m.byteOffset + o, v.byteOffset + o, g.byteOffset + o, sizes[i], keep, stepSize, invSqrtBc2, b1, 1 - b1, b2, 1 - b2, eps, gradScale);
       } else {
         adamwRange(this.params.flat, this.m.flat, this.v.flat, grads, offsets[i], offsets[i] + sizes[i], keep, stepSize, invSqrtBc2, b1, b2, eps, gradScale);
       }
     }
-    if (simd) this.params.flat.set(simd.p);
+    if (simd) this.params.flat.set(p);
   }
 
   /** true when the step runs as the WebAssembly SIMD kernel */
@@ -156,8 +138,9 @@ function adamwRange(
 ): void {
   const a1 = 1 - b1;
   const a2 = 1 - b2;
+  const c = Math.fround(gradScale);
   for (let k = start; k < end; k++) {
-    const gk = gradScale === 1 ? g[k] : Math.fround(g[k] * Math.fround(gradScale));
+    const gk = c === 1 ? g[k] : Math.fround(g[k] * c);
     let mk = b1 * m[k] + a1 * gk;
     let vk = b2 * v[k] + a2 * gk * gk;
     if (mk < FLUSH && mk > -FLUSH) mk = 0;

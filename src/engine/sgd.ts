@@ -13,7 +13,7 @@ import {
   stepCountsFromTensors,
   stepCountsToTensors,
 } from './param-store.js';
-import { FLUSH, type SimdKernels, simdKernels } from './simd.js';
+import { FLUSH, type SimdRegions, simdRegions } from './simd.js';
 
 export interface SgdOptions {
   lr: number;
@@ -25,15 +25,6 @@ export interface SgdOptions {
   eta?: number;
   /** use the WebAssembly SIMD kernel when the runtime has it (default true; DINOTRAIN_SIMD=0 turns it off) */
   simd?: boolean;
-}
-
-/** The SIMD kernel and its memory: parameter and gradient staging areas, and the momentum buffer. */
-interface SimdState {
-  kernels: SimdKernels;
-  p: Float32Array;
-  g: Float32Array;
-  /** byte offset of the momentum buffer in the kernel's memory */
-  b: number;
 }
 
 export class SGD implements Optimizer {
@@ -49,7 +40,8 @@ export class SGD implements Optimizer {
   private readonly lrScale: Float64Array;
   private readonly decays: Uint8Array;
   private readonly frozen: Uint8Array;
-  private readonly simd: SimdState | null = null;
+  /** regions: parameters and gradients (staging), momentum */
+  private readonly simd: SimdRegions | null;
 
   constructor(
     readonly params: ParamStore,
@@ -61,14 +53,8 @@ export class SGD implements Optimizer {
     this.weightDecay = options.weightDecay ?? 0;
     this.eta = options.eta ?? 0.001;
     this.layout = params.layout;
-    const total = this.layout.total;
-    const stride = Math.ceil(total / 4) * 4; // three 16-byte-aligned regions: parameters, gradients, momentum
-    const kernels = (options.simd ?? process.env.DINOTRAIN_SIMD !== '0') ? simdKernels(4 * 3 * stride) : null;
-    if (kernels) {
-      const region = (i: number) => new Float32Array(kernels.memory.buffer, 4 * i * stride, total);
-      this.simd = { kernels, p: region(0), g: region(1), b: 4 * 2 * stride };
-      this.buf = new FlatTensors(this.layout, region(2));
-    } else this.buf = new FlatTensors(this.layout);
+    this.simd = simdRegions(this.layout.total, 3, options.simd);
+    this.buf = new FlatTensors(this.layout, this.simd?.regions[2]);
     const n = this.layout.names.length;
     this.steps = new Float64Array(n);
     this.lrScale = Float64Array.from(params.specs, (s) => s.lrScale ?? 1);
@@ -84,9 +70,10 @@ export class SGD implements Optimizer {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
     const simd = this.simd;
+    const [p, g, b] = simd?.regions ?? [];
     if (simd) {
-      simd.p.set(this.params.flat);
-      simd.g.set(grads);
+      p.set(this.params.flat);
+      g.set(grads);
     }
     for (let i = 0; i < offsets.length; i++) {
       if (this.frozen[i]) continue;
@@ -97,10 +84,10 @@ export class SGD implements Optimizer {
       const wd = this.decays[i] ? this.weightDecay : 0;
       // SGD: b = mu·b + (g + wd·p), p -= lr·b; LARS: b = mu·b + lr'·(g + wd·p), p -= b
       const [s, t] = this.kind === 'lars' ? [this.larsLr(grads, start, end, lr, wd, this.decays[i] === 1, gradScale), 1] : [1, lr];
-      if (simd) simd.kernels.sgd(simd.p.byteOffset + 4 * start, simd.b + 4 * start, simd.g.byteOffset + 4 * start, sizes[i], s, t, this.momentum, wd, gradScale);
+      if (simd) simd.kernels.sgd(p.byteOffset + 4 * start, b.byteOffset + 4 * start, g.byteOffset + 4 * start, sizes[i], s, t, this.momentum, wd, gradScale);
       else sgdRange(this.params.flat, this.buf.flat, grads, start, end, s, t, this.momentum, wd, gradScale);
     }
-    if (simd) this.params.flat.set(simd.p);
+    if (simd) this.params.flat.set(p);
   }
 
   /** true when the step runs as the WebAssembly SIMD kernel */
@@ -112,11 +99,12 @@ export class SGD implements Optimizer {
   private larsLr(grads: Float32Array, start: number, end: number, lr: number, wd: number, adapt: boolean, gradScale: number): number {
     if (!adapt) return lr;
     const p = this.params.flat;
+    const c = Math.fround(gradScale);
     let ww = 0;
     let gg = 0;
     for (let k = start; k < end; k++) {
       const w = p[k];
-      const d = Math.fround(grads[k] * Math.fround(gradScale)) + wd * w;
+      const d = Math.fround(grads[k] * c) + wd * w;
       ww += w * w;
       gg += d * d;
     }
@@ -139,8 +127,9 @@ export class SGD implements Optimizer {
 
 /** The SGD/LARS update of p[start..end) (the fallback of the SIMD kernel, same formula). */
 function sgdRange(p: Float32Array, b: Float32Array, g: Float32Array, start: number, end: number, s: number, t: number, mu: number, wd: number, gradScale: number): void {
+  const c = Math.fround(gradScale);
   for (let k = start; k < end; k++) {
-    const gk = gradScale === 1 ? g[k] : Math.fround(g[k] * Math.fround(gradScale));
+    const gk = c === 1 ? g[k] : Math.fround(g[k] * c);
     let bk = mu * b[k] + s * (gk + wd * p[k]);
     if (bk < FLUSH && bk > -FLUSH) bk = 0;
     b[k] = bk;

@@ -275,3 +275,21 @@ export function simdKernels(bytes: number): SimdKernels | null {
     return null;
   }
 }
+
+/** The kernels over one memory holding `count` 16-byte-aligned regions of `length` floats each. */
+export interface SimdRegions {
+  kernels: SimdKernels;
+  regions: Float32Array[];
+}
+
+/**
+ * Kernels plus `count` regions of `length` floats (staging areas and optimizer state), or null when `enabled` is
+ * false, DINOTRAIN_SIMD=0, or WebAssembly SIMD is unavailable (callers then run their JS loops).
+ */
+export function simdRegions(length: number, count: number, enabled = process.env.DINOTRAIN_SIMD !== '0'): SimdRegions | null {
+  if (!enabled) return null;
+  const stride = Math.ceil(length / 4) * 4;
+  const kernels = simdKernels(4 * count * stride);
+  if (!kernels) return null;
+  return { kernels, regions: Array.from({ length: count }, (_, i) => new Float32Array(kernels.memory.buffer, 4 * i * stride, length)) };
+}
