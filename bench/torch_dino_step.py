@@ -136,6 +136,18 @@ def ema(student, teacher, m):
             pt.mul_(m).add_(ps.detach(), alpha=1 - m)
 
 
+def backward_and_update(loss, opt, student, teacher, momentum):
+    """DINO and DINOv2's update as their reference code writes it: backward, clip 3.0, optimizer, EMA teacher.
+    Returns the time the backward ended (the student phase), for the timing split."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    t = time.perf_counter()
+    torch.nn.utils.clip_grad_norm_(student.parameters(), 3.0)
+    opt.step()
+    ema(student, teacher, momentum)
+    return t
+
+
 def dino_cross(q, s, n_global):
     total, terms = 0.0, 0
     for iq, qi in enumerate(q):
@@ -196,12 +208,7 @@ class DinoStep:
         t1 = time.perf_counter()
         s = (self.student(self.globals + self.locals) / 0.1).chunk(2 + a.local_crops)
         loss = dino_cross(q, s, 2)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        t2 = time.perf_counter()
-        torch.nn.utils.clip_grad_norm_(self.student.parameters(), 3.0)
-        self.opt.step()
-        ema(self.student, self.teacher, 0.996)
+        t2 = backward_and_update(loss, self.opt, self.student, self.teacher, 0.996)
         with torch.no_grad():
             self.center.mul_(0.9).add_(t.mean(0, keepdim=True), alpha=0.1)
         t3 = time.perf_counter()
@@ -271,12 +278,7 @@ class Dinov2Step:
                 nn_idx = dots.max(dim=1).indices
             koleo = koleo - torch.log(F.pairwise_distance(x, x[nn_idx], eps=1e-8) + 1e-8).mean()
         loss = dino + ibot + 0.1 * koleo
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        t2 = time.perf_counter()
-        torch.nn.utils.clip_grad_norm_(self.student.parameters(), 3.0)
-        self.opt.step()
-        ema(self.student, self.teacher, 0.992)
+        t2 = backward_and_update(loss, self.opt, self.student, self.teacher, 0.992)
         with torch.no_grad():
             self.center_cls.mul_(0.9).add_(t_cls.mean(0, keepdim=True), alpha=0.1)
             self.center_patch.mul_(0.9).add_(t_patch.mean(0, keepdim=True), alpha=0.1)
