@@ -59,10 +59,6 @@ export class AugmentPool {
     });
   }
 
-  get size(): number {
-    return this.workers.length;
-  }
-
   /** The views of one sample, each [3, S, S], rendered on the least busy worker. */
   render(image: RgbImage, epoch: number, position: number): Promise<Float32Array[]> {
     if (this.failure) return Promise.reject(this.failure);
