@@ -332,6 +332,7 @@ defineVjp('Gather', (g, { inputs: [x, idx], attrs }, [gy]) => {
   }
   if (I.value && hasRepeats(constInts(I, 'Gather indices'))) return [gatherGradBySelection(g, X, I, a, gy!)];
   // general: move the index dims first, flatten them, ScatterND-add into zeros of [x_axis, pre..., post...]
+  // (exact for indices known only at run time as long as they do not repeat, e.g. DINOv2's masked positions)
   const ri = I.rank, pre = X.shape.slice(0, a), post = X.shape.slice(a + 1);
   const perm = [...Array(ri).keys()].map((k) => a + k);
   for (let k = 0; k < a; k++) perm.push(k);
