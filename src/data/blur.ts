@@ -2,6 +2,7 @@
 // normalised (torchvision's _get_gaussian_kernel1d), reflect padding (torch 'reflect', OpenCV
 // BORDER_REFLECT_101). Kernel side from sigma as albumentations' PIL-matching rule when not fixed.
 import type { PlanarImage } from './image.js';
+import { imageKernels, type ImageKernels } from './image-kernels.js';
 
 /** 2*floor(3.5σ)+1: the kernel side used when the config's kernel_size is 0. */
 export function kernelSizeForSigma(sigma: number): number {
@@ -35,8 +36,16 @@ let scratch = new Float32Array(0);
 
 export function gaussianBlur(img: PlanarImage, sigma: number, kernelSize = kernelSizeForSigma(sigma)): void {
   if (kernelSize <= 1) return;
+  const half = (kernelSize - 1) >> 1;
+  const k = imageKernels(blurScratchFloats(img.width, img.height, half));
+  if (k) blurSimd(k, img, gaussianKernel1d(sigma, kernelSize));
+  else blurJs(img, gaussianKernel1d(sigma, kernelSize));
+}
+
+/** The blur in plain JS (the fallback without WebAssembly SIMD; the reference the SIMD path is tested against). */
+export function blurJs(img: PlanarImage, kernel: Float32Array): void {
+  const kernelSize = kernel.length;
   const { width: w, height: h, data } = img;
-  const kernel = gaussianKernel1d(sigma, kernelSize);
   const half = (kernelSize - 1) >> 1;
   const plane = w * h;
   if (scratch.length < plane) scratch = new Float32Array(plane);
@@ -81,5 +90,50 @@ export function gaussianBlur(img: PlanarImage, sigma: number, kernelSize = kerne
         for (let x = 0; x < w; x++) data[out + x] += (tmp[above + x] + tmp[below + x]) * wk;
       }
     }
+  }
+}
+
+/**
+ * Scratch for blurSimd: rows padded by `half` reflected pixels on each side (stride W = w + 2·half); the input
+ * (h rows), the horizontal result with `half` reflected rows above and below (h + 2·half rows), the output (h rows).
+ */
+function blurScratchFloats(w: number, h: number, half: number): number {
+  return (w + 2 * half) * (3 * h + 2 * half) + 8;
+}
+
+/**
+ * The same blur with SIMD kernels: with reflected padding in memory, each pass over a whole plane is one
+ * element-wise kernel call per pair of symmetric taps (outputs that land in the padding are never read back).
+ */
+function blurSimd(k: ImageKernels, img: PlanarImage, kernel: Float32Array): void {
+  const { width: w, height: h, data } = img;
+  const half = (kernel.length - 1) >> 1;
+  const W = w + 2 * half;
+  const m = k.f32;
+  const input = 0, rows = h * W, out = rows + (h + 2 * half) * W;
+  const mid = rows + half * W; // first unpadded row of the horizontal result
+  const plane = w * h;
+  for (let c = 0; c < 3; c++) {
+    const base = c * plane;
+    for (let y = 0; y < h; y++) {
+      const src = base + y * w, row = input + y * W;
+      m.set(data.subarray(src, src + w), row + half);
+      for (let i = 1; i <= half; i++) {
+        m[row + half - i] = data[src + reflect(-i, w)];
+        m[row + half + w - 1 + i] = data[src + reflect(w - 1 + i, w)];
+      }
+    }
+    // horizontal: every position but the first and last `half` of the flat input
+    const n = rows - 2 * half;
+    k.taps0(4 * (mid + half), 4 * (input + half), n, kernel[half]);
+    for (let t = 1; t <= half; t++) k.tapsPair(4 * (mid + half), 4 * (input + half - t), 4 * (input + half + t), n, kernel[half + t]);
+    for (let i = 1; i <= half; i++) {
+      m.copyWithin(mid - i * W, mid + reflect(-i, h) * W, mid + reflect(-i, h) * W + W);
+      m.copyWithin(mid + (h - 1 + i) * W, mid + reflect(h - 1 + i, h) * W, mid + reflect(h - 1 + i, h) * W + W);
+    }
+    // vertical: rows `t` above and below
+    k.taps0(4 * out, 4 * mid, rows, kernel[half]);
+    for (let t = 1; t <= half; t++) k.tapsPair(4 * out, 4 * (mid - t * W), 4 * (mid + t * W), rows, kernel[half + t]);
+    for (let y = 0; y < h; y++) data.set(m.subarray(out + y * W + half, out + y * W + half + w), base + y * w);
   }
 }

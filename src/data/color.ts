@@ -3,11 +3,9 @@
 // solarize): each blends and clamps to [0, 1] so they compose in any order.
 import type { Rng } from '../util/rng.js';
 import type { PlanarImage } from './image.js';
+import { LUMA, withImageInKernels } from './image-kernels.js';
 
-// ITU-R 601-2 luma, as torchvision's rgb_to_grayscale.
-const LUMA_R = 0.2989;
-const LUMA_G = 0.587;
-const LUMA_B = 0.114;
+const [LUMA_R, LUMA_G, LUMA_B] = LUMA;
 
 function clamp01(x: number): number {
   return x < 0 ? 0 : x > 1 ? 1 : x;
@@ -26,9 +24,12 @@ export function flipHorizontal(img: PlanarImage): void {
   }
 }
 
+// Each adjustment runs as a WebAssembly SIMD kernel (image-kernels.ts) where it can, else as the JS loop.
+
 export function adjustBrightness(img: PlanarImage, factor: number): void {
   const d = img.data;
   const n = img.width * img.height * 3;
+  if (withImageInKernels(d, 0, (k) => k.scaleClamp(0, n, factor))) return;
   for (let i = 0; i < n; i++) d[i] = clamp01(d[i] * factor);
 }
 
@@ -36,6 +37,13 @@ export function adjustBrightness(img: PlanarImage, factor: number): void {
 export function adjustContrast(img: PlanarImage, factor: number): void {
   const d = img.data;
   const n = img.width * img.height;
+  const simd = withImageInKernels(d, n, (k) => {
+    k.lumaOf(12 * n, 0, 4 * n, 8 * n, n);
+    let sum = 0;
+    for (let i = 3 * n; i < 4 * n; i++) sum += k.f32[i];
+    k.affineClamp(0, 3 * n, factor, (1 - factor) * (sum / n));
+  });
+  if (simd) return;
   let sum = 0;
   for (let i = 0; i < n; i++) sum += LUMA_R * d[i] + LUMA_G * d[n + i] + LUMA_B * d[2 * n + i];
   const offset = (1 - factor) * (sum / n);
@@ -47,6 +55,7 @@ export function adjustSaturation(img: PlanarImage, factor: number): void {
   const d = img.data;
   const n = img.width * img.height;
   const keep = 1 - factor;
+  if (withImageInKernels(d, 0, (k) => k.saturate(0, 4 * n, 8 * n, n, factor, keep))) return;
   for (let i = 0; i < n; i++) {
     const r = d[i];
     const g = d[n + i];
@@ -105,6 +114,12 @@ export function adjustHue(img: PlanarImage, shift: number): void {
 export function toGrayscale(img: PlanarImage): void {
   const d = img.data;
   const n = img.width * img.height;
+  const simd = withImageInKernels(d, 0, (k) => {
+    k.lumaOf(0, 0, 4 * n, 8 * n, n);
+    k.f32.copyWithin(n, 0, n);
+    k.f32.copyWithin(2 * n, 0, n);
+  });
+  if (simd) return;
   for (let i = 0; i < n; i++) {
     const gray = LUMA_R * d[i] + LUMA_G * d[n + i] + LUMA_B * d[2 * n + i];
     d[i] = gray;

@@ -1,5 +1,6 @@
 // Per-channel standardisation of a planar view (in place), and its inverse back to 8-bit RGB for previews.
 import type { PlanarImage } from './image.js';
+import { withImageInKernels } from './image-kernels.js';
 
 export interface Normalization {
   mean: readonly [number, number, number];
@@ -9,6 +10,7 @@ export interface Normalization {
 export function normalize(img: PlanarImage, { mean, std }: Normalization): void {
   const d = img.data;
   const n = img.width * img.height;
+  if (withImageInKernels(d, 0, (k) => [0, 1, 2].forEach((c) => k.standardize(4 * c * n, n, mean[c], 1 / std[c])))) return;
   for (let c = 0; c < 3; c++) {
     const m = mean[c];
     const inv = 1 / std[c];

@@ -3,6 +3,7 @@
 // when shrinking, the filter widens to cover every input pixel, so small crops of big images
 // do not alias. Separable: a horizontal pass into a scratch buffer, then a vertical pass.
 import type { CropBox, PlanarImage, RgbImage } from './image.js';
+import { imageKernels, type ImageKernels } from './image-kernels.js';
 
 /** For each output sample: first input index, number of taps, and `taps` normalised weights. */
 export interface ResampleWeights {
@@ -42,6 +43,14 @@ let scratch = new Float32Array(0);
 
 /** Resizes `box` of `src` to out.width x out.height, writing planar floats in [0, 1] into `out`. */
 export function resizeCrop(src: RgbImage, box: CropBox, out: PlanarImage): void {
+  const horizontal = resampleWeights(box.width, out.width);
+  const k = imageKernels(resizeLayout(box, out.width, out.height, horizontal.taps).end / 4);
+  if (k) resizeCropSimd(k, src, box, out, horizontal);
+  else resizeCropJs(src, box, out);
+}
+
+/** The resize in plain JS: horizontal pass over every row of the crop, then vertical (the fallback and reference). */
+export function resizeCropJs(src: RgbImage, box: CropBox, out: PlanarImage): void {
   const { width: outW, height: outH, data: dst } = out;
   const horizontal = resampleWeights(box.width, outW);
   const vertical = resampleWeights(box.height, outH);
@@ -106,4 +115,45 @@ export function resizeCrop(src: RgbImage, box: CropBox, out: PlanarImage): void 
       dst[2 * plane + o + x] = b / 255;
     }
   }
+}
+
+/**
+ * The same resize with WebAssembly SIMD kernels, vertical pass first (so the horizontal pass runs over outH rows
+ * instead of every row of the crop): each output row is a weighted sum of whole crop rows, one kernel call per tap
+ * straight from the 8-bit pixels; then each output pixel is a weighted sum of (r, g, b) vectors. The sums are the
+ * JS path's, in a different order (float rounding).
+ */
+function resizeCropSimd(k: ImageKernels, src: RgbImage, box: CropBox, out: PlanarImage, horizontal: ResampleWeights): void {
+  const { width: outW, height: outH } = out;
+  const vertical = resampleWeights(box.height, outH);
+  const l = resizeLayout(box, outW, outH, horizontal.taps);
+  const rowLen = box.width * 3;
+  const stride = src.width * 3;
+  for (let y = 0; y < box.height; y++) {
+    const from = (box.top + y) * stride + box.left * 3;
+    k.u8.set(src.data.subarray(from, from + rowLen), l.crop + y * rowLen);
+  }
+  for (let y = 0; y < outH; y++) {
+    const o = 4 * y * rowLen;
+    const first = vertical.start[y];
+    const w = y * vertical.taps;
+    k.bytesTap0(o, l.crop + first * rowLen, rowLen, vertical.weights[w]);
+    for (let t = 1; t < vertical.count[y]; t++) k.bytesTap(o, l.crop + (first + t) * rowLen, rowLen, vertical.weights[w + t]);
+  }
+  const starts = new Int32Array(k.f32.buffer, l.starts, outW);
+  for (let x = 0; x < outW; x++) starts[x] = 12 * horizontal.start[x];
+  new Int32Array(k.f32.buffer, l.counts, outW).set(horizontal.count);
+  k.f32.set(horizontal.weights, l.weights / 4);
+  k.resampleRows(0, outH, 4 * rowLen, outW, l.starts, l.counts, l.weights, 4 * horizontal.taps, l.dst, 4 * outW * outH);
+  out.data.set(k.f32.subarray(l.dst / 4, l.dst / 4 + 3 * outW * outH));
+}
+
+/** Byte offsets of resizeCropSimd's scratch: vertical result (+ one float read past its end), crop, weights, output. */
+function resizeLayout(box: CropBox, outW: number, outH: number, taps: number) {
+  const crop = 4 * (outH * box.width * 3 + 4);
+  const starts = crop + 4 * Math.ceil((box.height * box.width * 3) / 4);
+  const counts = starts + 4 * outW;
+  const weights = counts + 4 * outW;
+  const dst = weights + 4 * outW * taps;
+  return { crop, starts, counts, weights, dst, end: dst + 12 * outW * outH };
 }
