@@ -7,7 +7,8 @@ import { AdamW } from '../src/engine/adamw.js';
 import { clipGlobalNorm, globalNormClip } from '../src/engine/clip.js';
 import { emaUpdate } from '../src/engine/ema.js';
 import { SGD } from '../src/engine/sgd.js';
-import { type ParamSpec, ParamStore } from '../src/engine/param-store.js';
+import { numelOfSpecs, type ParamSpec, ParamStore } from '../src/engine/param-store.js';
+import { kernelsHolding, SimdArena } from '../src/engine/simd.js';
 import { Rng } from '../src/util/rng.js';
 
 const specs: ParamSpec[] = [
@@ -144,4 +145,50 @@ test('clip folded into the step: step(g, coef) = g scaled in float32 then step(g
       assert.deepEqual(folded.store.flat, scaled.store.flat, `${kind} simd=${simd}`);
     }
   }
+});
+
+// A training run's parameters, teacher, gradients and optimizer state share one SIMD kernel memory (SimdArena) so
+// the kernels run in place: the same kernels as the staged path, so the same bits.
+test('arena: AdamW, SGD, LARS and the EMA in place give the staged kernels\' results bit for bit, with no staging', () => {
+  const steps = (store: ParamStore, kind: 'adamw' | 'sgd' | 'lars') => {
+    const rng = new Rng(31);
+    for (let i = 0; i < store.flat.length; i++) store.flat[i] = rng.normal();
+    const teacher = store.clone();
+    const opt = kind === 'adamw' ? new AdamW(store, { lr: 0.01, weightDecay: 0.05 }) : new SGD(store, { lr: 0.1, weightDecay: 5e-4, lars: kind === 'lars' });
+    const grads = store.createGradients();
+    for (let t = 0; t < 5; t++) {
+      for (let i = 0; i < grads.flat.length; i++) grads.flat[i] = rng.normal() * (i % 5 === 0 ? 1e-17 : 0.1);
+      opt.setFrozen('c', t < 2);
+      opt.step(grads.flat, 0.75);
+      emaUpdate(teacher.flat, store.flat, 0.99);
+    }
+    return { store, teacher, grads, opt };
+  };
+  for (const kind of ['adamw', 'sgd', 'lars'] as const) {
+    const arena = SimdArena.create(5 * numelOfSpecs(specs) + 64);
+    assert.ok(arena, 'WebAssembly SIMD is available in this Node');
+    const inArena = steps(new ParamStore(specs, undefined, undefined, arena), kind);
+    const staged = steps(new ParamStore(specs), kind);
+    const memory = inArena.store.flat.buffer;
+    for (const a of [inArena.teacher.flat, inArena.grads.flat, ...(inArena.opt instanceof AdamW ? [inArena.opt.m.flat, inArena.opt.v.flat] : [inArena.opt.buf.flat])]) {
+      assert.equal(a.buffer, memory, `${kind}: every buffer of the run lives in the arena`);
+    }
+    assert.ok(kernelsHolding(inArena.store.flat, inArena.grads.flat) && !kernelsHolding(staged.store.flat));
+    assert.deepEqual(inArena.store.flat, staged.store.flat, `${kind} params`);
+    assert.deepEqual(inArena.teacher.flat, staged.teacher.flat, `${kind} teacher`);
+  }
+});
+
+test('arena: a full arena falls back to ordinary buffers, and the step still runs', () => {
+  const big: ParamSpec[] = [{ name: 'w', shape: [100, 100], weightDecay: true }];
+  const arena = SimdArena.create(numelOfSpecs(big))!; // one 64 KiB page: room for the parameters only
+  const store = new ParamStore(big, undefined, undefined, arena);
+  assert.ok(store.flat.buffer === arena.kernels.memory.buffer);
+  const grads = store.createGradients();
+  assert.ok(grads.flat.buffer !== arena.kernels.memory.buffer, 'no room left: gradients elsewhere');
+  const opt = new AdamW(store, { lr: 0.01, weightDecay: 0 });
+  grads.flat.fill(0.5);
+  const before = Float32Array.from(store.flat);
+  opt.step(grads.flat);
+  assert.ok(store.flat.every((x, i) => x < before[i]), 'a positive gradient lowers every parameter');
 });

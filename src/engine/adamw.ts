@@ -1,8 +1,9 @@
 // AdamW as torch.optim.AdamW (decoupled weight decay, bias correction), one fused loop over the flat buffers.
 // Per parameter: lr = base lr * lrScale (a PyTorch param group per scale), decay only where the spec allows it.
-// The loop runs as a WebAssembly SIMD kernel where available (float32 arithmetic, as torch; with the copies ~6x
-// faster than the JS loop, which stays as the fallback): the moments live in the kernel's memory, the parameters and
-// gradients are copied in and the parameters back out (one memcpy each).
+// The loop runs as a WebAssembly SIMD kernel where available (float32 arithmetic, as torch; ~6x faster than the JS
+// loop, which stays as the fallback). When the parameters live in a SimdArena (a training run's), the moments are
+// allocated there too and the kernel runs in place on parameters and gradients; otherwise the moments live in the
+// kernel's own memory and the parameters and gradients are copied in and the parameters back out each step.
 import {
   type FlatLayout,
   FlatTensors,
@@ -14,7 +15,7 @@ import {
   stepCountsFromTensors,
   stepCountsToTensors,
 } from './param-store.js';
-import { FLUSH, type SimdRegions, simdRegions } from './simd.js';
+import { FLUSH, kernelsHolding, type SimdRegions, simdRegions } from './simd.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -44,8 +45,9 @@ export class AdamW implements Optimizer {
   private readonly lrScale: Float64Array;
   private readonly decays: Uint8Array;
   private readonly frozen: Uint8Array;
-  /** regions: parameters and gradients (staging), m, v */
+  /** regions: parameters and gradients (staging), m, v; null when the arena holds the moments (or no SIMD) */
   private readonly simd: SimdRegions | null;
+  private readonly useSimd: boolean;
 
   constructor(
     readonly params: ParamStore,
@@ -56,9 +58,11 @@ export class AdamW implements Optimizer {
     [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.layout = params.layout;
-    this.simd = simdRegions(this.layout.total, 4, options.simd);
-    this.m = new FlatTensors(this.layout, this.simd?.regions[2]);
-    this.v = new FlatTensors(this.layout, this.simd?.regions[3]);
+    this.useSimd = options.simd ?? process.env.DINOTRAIN_SIMD !== '0';
+    const inArena = this.useSimd ? [params.arena?.alloc(this.layout.total), params.arena?.alloc(this.layout.total)] : [];
+    this.simd = inArena[0] && inArena[1] ? null : simdRegions(this.layout.total, 4, this.useSimd);
+    this.m = new FlatTensors(this.layout, inArena[0] ?? this.simd?.regions[2]);
+    this.v = new FlatTensors(this.layout, inArena[1] ?? this.simd?.regions[3]);
     const n = this.layout.names.length;
     this.steps = new Float64Array(n);
     this.lrScale = Float64Array.from(params.specs, (s) => s.lrScale ?? 1);
@@ -73,8 +77,10 @@ export class AdamW implements Optimizer {
   step(grads: Float32Array, gradScale = 1): void {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
-    const simd = this.simd;
-    const [p, g, m, v] = simd?.regions ?? [];
+    const inPlace = this.useSimd ? kernelsHolding(this.params.flat, grads, this.m.flat, this.v.flat) : null;
+    const simd = inPlace ? null : this.simd;
+    const [p, g, m, v] = inPlace ? [this.params.flat, grads, this.m.flat, this.v.flat] : (simd?.regions ?? []);
+    const kernels = inPlace ?? simd?.kernels;
     if (simd) {
       p.set(this.params.flat);
       g.set(grads);
@@ -87,9 +93,9 @@ export class AdamW implements Optimizer {
       const keep = this.decays[i] ? 1 - lr * this.weightDecay : 1;
       const stepSize = lr / (1 - Math.pow(b1, t));
       const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(b2, t));
-      if (simd) {
+      if (kernels) {
         const o = 4 * offsets[i];
-        simd.kernels.adamw(p.byteOffset + o, m.byteOffset + o, v.byteOffset + o, g.byteOffset + o, sizes[i], keep, stepSize, invSqrtBc2, b1, 1 - b1, b2, 1 - b2, eps, gradScale);
+        kernels.adamw(p.byteOffset + o, m.byteOffset + o, v.byteOffset + o, g.byteOffset + o, sizes[i], keep, stepSize, invSqrtBc2, b1, 1 - b1, b2, 1 - b2, eps, gradScale);
       } else {
         adamwRange(this.params.flat, this.m.flat, this.v.flat, grads, offsets[i], offsets[i] + sizes[i], keep, stepSize, invSqrtBc2, b1, b2, eps, gradScale);
       }
@@ -97,9 +103,9 @@ export class AdamW implements Optimizer {
     if (simd) this.params.flat.set(p);
   }
 
-  /** true when the step runs as the WebAssembly SIMD kernel */
+  /** true when the step runs as the WebAssembly SIMD kernel (for gradients in the arena, when there is one) */
   get usesSimd(): boolean {
-    return this.simd !== null;
+    return this.simd !== null || (this.useSimd && kernelsHolding(this.params.flat, this.m.flat, this.v.flat) !== null);
   }
 
   /** Tensors 'm.<name>', 'v.<name>' (views, not copies) and 'step.<name>'. */

@@ -1,7 +1,8 @@
 // Exponential moving average of the student into the teacher (DINO / DINOv2 momentum teacher), one loop: a
-// WebAssembly SIMD kernel over copies of both buffers (float32, ~3x faster than the JS loop even with the copies;
-// see docs/benchmarks.md), or the JS loop where SIMD is unavailable or DINOTRAIN_SIMD=0.
-import { type SimdRegions, simdRegions } from './simd.js';
+// WebAssembly SIMD kernel in place where both buffers live in one SimdArena (a training run's), else over copies
+// of both (float32, ~3x faster than the JS loop even with the copies; see docs/benchmarks.md), or the JS loop where
+// SIMD is unavailable or DINOTRAIN_SIMD=0.
+import { kernelsHolding, type SimdRegions, simdRegions } from './simd.js';
 
 /** Staging areas for teacher and student, sized for the last buffer length seen (one per run in practice). */
 let staged: SimdRegions | null = null;
@@ -21,6 +22,11 @@ export function emaUpdate(teacher: Float32Array, student: Float32Array, momentum
     throw new Error(`EMA buffers differ in size: teacher ${teacher.length}, student ${student.length}`);
   }
   const a = 1 - momentum;
+  const inPlace = simd ? kernelsHolding(teacher, student) : null;
+  if (inPlace) {
+    inPlace.ema(teacher.byteOffset, student.byteOffset, teacher.length, momentum, a);
+    return;
+  }
   const st = simd ? stage(teacher.length) : null;
   if (st) {
     const [t, s] = st.regions;

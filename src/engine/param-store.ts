@@ -1,6 +1,7 @@
 // Named parameters held in one flat Float32Array: each parameter is a subarray view, so optimizers, EMA and clipping
 // run as single loops over the flat buffer while ORT sees one tensor per parameter (views, no copies).
 import { UserError } from '../util/errors.js';
+import type { SimdArena } from './simd.js';
 
 export interface ParamSpec {
   /** PyTorch/timm name, e.g. 'blocks.0.attn.qkv.weight'. */
@@ -10,6 +11,11 @@ export interface ParamSpec {
   weightDecay: boolean;
   /** Multiplies the learning rate of this parameter (layer-wise decay, patch-embed x0.2); default 1. */
   lrScale?: number;
+}
+
+/** Floats a flat buffer of these tensors takes. */
+export function numelOfSpecs(specs: readonly { shape: readonly number[] }[]): number {
+  return specs.reduce((n, s) => n + numel(s.shape), 0);
 }
 
 export function numel(shape: readonly number[]): number {
@@ -167,8 +173,14 @@ export class ParamStore extends FlatTensors {
    * @param init initial values by name; each must have the parameter's size. Parameters not in the map start at 0
    *   (biases); names in the map that are not parameters are a programming error.
    */
-  constructor(specs: readonly ParamSpec[], init?: ReadonlyMap<string, ArrayLike<number>>, flat?: Float32Array) {
-    super(new FlatLayout(specs), flat);
+  constructor(
+    specs: readonly ParamSpec[],
+    init?: ReadonlyMap<string, ArrayLike<number>>,
+    flat?: Float32Array,
+    /** where this store, its clones, its gradients and its optimizer's state are allocated (when there is room) */
+    readonly arena: SimdArena | null = null,
+  ) {
+    super(new FlatLayout(specs), flat ?? arena?.alloc(numelOfSpecs(specs)) ?? undefined);
     this.specs = specs.map((s) => ({ ...s, shape: [...s.shape], lrScale: s.lrScale ?? 1 }));
     for (const s of this.specs) {
       if (!(s.lrScale! >= 0) || !Number.isFinite(s.lrScale!)) throw new Error(`parameter '${s.name}' has invalid lrScale ${s.lrScale}`);
@@ -187,12 +199,19 @@ export class ParamStore extends FlatTensors {
 
   /** A zeroed buffer with the same layout, for gradients (ORT outputs can be views into it). */
   createGradients(): FlatTensors {
-    return new FlatTensors(this.layout);
+    return new FlatTensors(this.layout, this.allocLike());
   }
 
   /** An independent copy (same specs and layout): the EMA teacher starts as a clone of the student. */
   clone(): ParamStore {
-    return new ParamStore(this.specs, undefined, new Float32Array(this.flat));
+    const flat = this.allocLike();
+    flat.set(this.flat);
+    return new ParamStore(this.specs, undefined, flat, this.arena);
+  }
+
+  /** A zeroed buffer of this store's size, in its arena when there is room. */
+  allocLike(): Float32Array {
+    return this.arena?.alloc(this.layout.total) ?? new Float32Array(this.layout.total);
   }
 }
 

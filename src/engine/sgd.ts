@@ -13,7 +13,7 @@ import {
   stepCountsFromTensors,
   stepCountsToTensors,
 } from './param-store.js';
-import { FLUSH, type SimdRegions, simdRegions } from './simd.js';
+import { FLUSH, kernelsHolding, type SimdRegions, simdRegions } from './simd.js';
 
 export interface SgdOptions {
   lr: number;
@@ -40,8 +40,9 @@ export class SGD implements Optimizer {
   private readonly lrScale: Float64Array;
   private readonly decays: Uint8Array;
   private readonly frozen: Uint8Array;
-  /** regions: parameters and gradients (staging), momentum */
+  /** regions: parameters and gradients (staging), momentum; null when the arena holds the momentum (or no SIMD) */
   private readonly simd: SimdRegions | null;
+  private readonly useSimd: boolean;
 
   constructor(
     readonly params: ParamStore,
@@ -53,8 +54,10 @@ export class SGD implements Optimizer {
     this.weightDecay = options.weightDecay ?? 0;
     this.eta = options.eta ?? 0.001;
     this.layout = params.layout;
-    this.simd = simdRegions(this.layout.total, 3, options.simd);
-    this.buf = new FlatTensors(this.layout, this.simd?.regions[2]);
+    this.useSimd = options.simd ?? process.env.DINOTRAIN_SIMD !== '0';
+    const inArena = this.useSimd ? params.arena?.alloc(this.layout.total) : null;
+    this.simd = inArena ? null : simdRegions(this.layout.total, 3, this.useSimd);
+    this.buf = new FlatTensors(this.layout, inArena ?? this.simd?.regions[2]);
     const n = this.layout.names.length;
     this.steps = new Float64Array(n);
     this.lrScale = Float64Array.from(params.specs, (s) => s.lrScale ?? 1);
@@ -69,8 +72,10 @@ export class SGD implements Optimizer {
   step(grads: Float32Array, gradScale = 1): void {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
-    const simd = this.simd;
-    const [p, g, b] = simd?.regions ?? [];
+    const inPlace = this.useSimd ? kernelsHolding(this.params.flat, grads, this.buf.flat) : null;
+    const simd = inPlace ? null : this.simd;
+    const [p, g, b] = inPlace ? [this.params.flat, grads, this.buf.flat] : (simd?.regions ?? []);
+    const kernels = inPlace ?? simd?.kernels;
     if (simd) {
       p.set(this.params.flat);
       g.set(grads);
@@ -84,15 +89,15 @@ export class SGD implements Optimizer {
       const wd = this.decays[i] ? this.weightDecay : 0;
       // SGD: b = mu·b + (g + wd·p), p -= lr·b; LARS: b = mu·b + lr'·(g + wd·p), p -= b
       const [s, t] = this.kind === 'lars' ? [this.larsLr(grads, start, end, lr, wd, this.decays[i] === 1, gradScale), 1] : [1, lr];
-      if (simd) simd.kernels.sgd(p.byteOffset + 4 * start, b.byteOffset + 4 * start, g.byteOffset + 4 * start, sizes[i], s, t, this.momentum, wd, gradScale);
+      if (kernels) kernels.sgd(p.byteOffset + 4 * start, b.byteOffset + 4 * start, g.byteOffset + 4 * start, sizes[i], s, t, this.momentum, wd, gradScale);
       else sgdRange(this.params.flat, this.buf.flat, grads, start, end, s, t, this.momentum, wd, gradScale);
     }
     if (simd) this.params.flat.set(p);
   }
 
-  /** true when the step runs as the WebAssembly SIMD kernel */
+  /** true when the step runs as the WebAssembly SIMD kernel (for gradients in the arena, when there is one) */
   get usesSimd(): boolean {
-    return this.simd !== null;
+    return this.simd !== null || (this.useSimd && kernelsHolding(this.params.flat, this.buf.flat) !== null);
   }
 
   /** LARS's layer lr: lr·eta·|w|/|g + wd·w| for adapted layers, lr for the others (bias, norms). */

@@ -101,3 +101,42 @@ export function simdRegions(length: number, count: number, enabled = process.env
   if (!kernels) return null;
   return { kernels, regions: Array.from({ length: count }, (_, i) => new Float32Array(kernels.memory.buffer, 4 * i * stride, length)) };
 }
+
+const arenaKernels = new WeakMap<object, SimdKernels>();
+
+/**
+ * One kernel memory that also holds a training run's big flat buffers (student and teacher parameters, gradients,
+ * optimizer state), so the optimizer and the EMA run on them in place: no copies in and out of the kernels' memory
+ * each step, and no staging copies held. ORT reads and writes them like any other ArrayBuffer. The memory is
+ * reserved up front (wasm memory cannot grow without invalidating every view into it); pages never written are
+ * never committed by the OS, so reserving generously costs no RSS.
+ */
+export class SimdArena {
+  private used = 0;
+
+  private constructor(readonly kernels: SimdKernels) {}
+
+  /** An arena of `floats` floats; null without WebAssembly SIMD, with DINOTRAIN_SIMD=0, or past wasm32's 4 GiB. */
+  static create(floats: number, enabled = process.env.DINOTRAIN_SIMD !== '0'): SimdArena | null {
+    if (!enabled) return null;
+    const kernels = simdKernels(4 * floats);
+    if (!kernels) return null;
+    arenaKernels.set(kernels.memory.buffer, kernels);
+    return new SimdArena(kernels);
+  }
+
+  /** `n` zeroed floats, 16-byte aligned; null when the arena is full (the caller then allocates elsewhere). */
+  alloc(n: number): Float32Array | null {
+    const bytes = Math.ceil(n / 4) * 16;
+    if (this.used + bytes > this.kernels.memory.buffer.byteLength) return null;
+    const out = new Float32Array(this.kernels.memory.buffer, this.used, n);
+    this.used += bytes;
+    return out;
+  }
+}
+
+/** The kernels of the arena whose memory holds every one of `arrays`; null if any lies elsewhere. */
+export function kernelsHolding(...arrays: Float32Array[]): SimdKernels | null {
+  const k = arenaKernels.get(arrays[0].buffer);
+  return k && arrays.every((a) => a.buffer === arrays[0].buffer) ? k : null;
+}

@@ -19,7 +19,7 @@ import type { Batch } from '../data/loader.js';
 import { dinoLoss, dinoTeacherTargets } from './losses/dino.js';
 import { backboneWeights, bnFetches, bnOutputs, gradientFetches, loadBackboneInto, networkFeeds, readBnStats } from './graph-io.js';
 import type { BackboneWeights, MethodContext, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
-import { Network } from './network.js';
+import { Network, trainingArena } from './network.js';
 import { dropPathMasks, stackViews } from './views.js';
 
 type DinoArgs = {
@@ -64,7 +64,7 @@ export class Dino implements TrainingMethod {
     const K = resolvePrototypes(this.args.output_dim, ctx.datasetSize);
     this.head = dinoHeadConfig(model.embedDim, K, { hiddenDim: this.args.hidden_dim, bottleneckDim: this.args.bottleneck_dim });
     const specs = [...model.spec().filter((p) => p.name !== MASK_TOKEN), ...dinoHeadSpec(this.head)];
-    this.student = Network.init(specs, new Rng(cfg.seed).fork(0x5eed));
+    this.student = Network.init(specs, new Rng(cfg.seed).fork(0x5eed), undefined, trainingArena(specs));
     this.teacher = this.student.clone();
     this.grads = this.student.params.createGradients();
     this.center = new Float32Array(K);

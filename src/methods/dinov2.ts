@@ -28,7 +28,7 @@ import { koleoLoss } from './losses/koleo.js';
 import { sinkhornKnopp } from './losses/sinkhorn-knopp.js';
 import { backboneWeights, loadBackboneInto, networkFeeds } from './graph-io.js';
 import type { BackboneWeights, MethodContext, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
-import { Network } from './network.js';
+import { Network, trainingArena } from './network.js';
 import { dropPathMasks, stackViews } from './views.js';
 
 /** The backbone DINOv2 trains: the config's model with a mask token; anything but a ViT is a UserError. */
@@ -109,7 +109,7 @@ export class Dinov2 implements TrainingMethod {
     this.ibotHead = a.ibot_separate_head ? dinoHeadConfig(model.embedDim, resolvePrototypes(a.ibot_output_dim, ctx.datasetSize), dims) : this.head;
     this.ibotPrefix = a.ibot_separate_head ? 'ibot_head.' : 'dino_head.';
     const specs = [...model.spec(), ...dinoHeadSpec(this.head), ...(a.ibot_separate_head ? dinoHeadSpec(this.ibotHead, 'ibot_head.') : [])];
-    this.student = Network.init(specs, new Rng(cfg.seed).fork(0x5eed), dinov2LrScale(a));
+    this.student = Network.init(specs, new Rng(cfg.seed).fork(0x5eed), dinov2LrScale(a), trainingArena(specs));
     this.teacher = this.student.clone();
     this.grads = this.student.params.createGradients();
     this.centerCls = new Float32Array(this.head.outDim);

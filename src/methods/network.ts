@@ -1,6 +1,7 @@
 // A network's values outside the graph: the trainable parameters (one flat ParamStore the optimizer updates) and
 // its buffers (BatchNorm running statistics, the fixed weight-norm gain), both keyed by timm/torchvision names.
-import { ParamStore, type ParamSpec as StoreSpec } from '../engine/param-store.js';
+import { numelOfSpecs, ParamStore, type ParamSpec as StoreSpec } from '../engine/param-store.js';
+import { SimdArena } from '../engine/simd.js';
 import { updateRunningStats } from '../models/layers/batch-norm.js';
 import { initParams, numelOf, type ParamSpec } from '../models/params.js';
 import type { Rng } from '../util/rng.js';
@@ -14,16 +15,21 @@ export class Network {
     readonly specs: readonly ParamSpec[],
     values: ReadonlyMap<string, Float32Array>,
     lrScale: (p: ParamSpec) => number = () => 1,
+    arena: SimdArena | null = null,
   ) {
     const trainable: StoreSpec[] = specs
       .filter((p) => p.trainable)
       .map((p) => ({ name: p.name, shape: p.shape, weightDecay: p.weightDecay, lrScale: lrScale(p) }));
-    this.params = new ParamStore(trainable, new Map(trainable.map((p) => [p.name, values.get(p.name)!])));
+    this.params = new ParamStore(trainable, new Map(trainable.map((p) => [p.name, values.get(p.name)!])), undefined, arena);
     this.buffers = new Map(specs.filter((p) => !p.trainable).map((p) => [p.name, Float32Array.from(values.get(p.name)!)]));
   }
 
-  static init(specs: readonly ParamSpec[], rng: Rng, lrScale?: (p: ParamSpec) => number): Network {
-    return new Network(specs, initParams(specs, rng), lrScale);
+  /**
+   * Initial values from the specs' init rules. With `arena`, the parameters (and later the teacher clone, gradients
+   * and optimizer state) live in one SIMD kernel memory: see trainingArena.
+   */
+  static init(specs: readonly ParamSpec[], rng: Rng, lrScale?: (p: ParamSpec) => number, arena: SimdArena | null = null): Network {
+    return new Network(specs, initParams(specs, rng), lrScale, arena);
   }
 
   /** An independent copy with the same values (the EMA teacher starts as the student). */
@@ -31,7 +37,7 @@ export class Network {
     const values = new Map<string, Float32Array>();
     for (const [name, view] of this.params.toMap()) values.set(name, Float32Array.from(view.data));
     for (const [name, data] of this.buffers) values.set(name, Float32Array.from(data));
-    return new Network(this.specs, values, (p) => this.params.specs.find((s) => s.name === p.name)?.lrScale ?? 1);
+    return new Network(this.specs, values, (p) => this.params.specs.find((s) => s.name === p.name)?.lrScale ?? 1, this.params.arena);
   }
 
   /** Value of a parameter or buffer by name. */
@@ -66,4 +72,12 @@ export class Network {
   get parameterCount(): number {
     return this.specs.filter((p) => p.trainable).reduce((n, p) => n + numelOf(p.shape), 0);
   }
+}
+
+/**
+ * The kernel memory for a training run of a network with these specs: student and teacher parameters, gradients and
+ * up to two optimizer moments (AdamW), so the optimizer and EMA run in place. Null without WebAssembly SIMD.
+ */
+export function trainingArena(specs: readonly ParamSpec[]): SimdArena | null {
+  return SimdArena.create(5 * numelOfSpecs(specs.filter((p) => p.trainable)) + 64);
 }

@@ -19,7 +19,7 @@ import { Rng } from '../util/rng.js';
 import { ntXentLoss } from './losses/ntxent.js';
 import { backboneWeights, bnFetches, bnOutputs, gradientFetches, loadBackboneInto, networkFeeds, readBnStats, type BnValues } from './graph-io.js';
 import type { BackboneWeights, MethodContext, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
-import { Network } from './network.js';
+import { Network, trainingArena } from './network.js';
 import { dropPathMasks, stackViews } from './views.js';
 
 const VIEWS = 2;
@@ -53,7 +53,7 @@ export class SimClr implements TrainingMethod {
     this.args = cfg.method_args as SimclrArgs;
     this.head = simclrHeadConfig(model.embedDim, { hiddenDim: this.args.hidden_dim, outDim: this.args.output_dim });
     const specs = [...model.spec().filter((p) => p.name !== MASK_TOKEN), ...simclrHeadSpec(this.head)];
-    this.student = Network.init(specs, new Rng(cfg.seed).fork(0x5eed));
+    this.student = Network.init(specs, new Rng(cfg.seed).fork(0x5eed), undefined, trainingArena(specs));
     this.grads = this.student.params.createGradients();
   }
 
