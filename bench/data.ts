@@ -1,6 +1,9 @@
 // Data pipeline throughput: decode + multi-crop augmentation + batching with prefetch, no model.
 //   node --import tsx bench/data.ts [--data DIR] [--method dino|dinov2|simclr] [--batch 32]
-//        [--batches 30] [--concurrency N] [--prefetch 2] [--upscale W]
+//        [--batches 30] [--concurrency N] [--prefetch 2] [--upscale W] [--global-size S --local-size S]
+// --global-size/--local-size override the preset's view sizes (the training bench uses 96/48 for DINO).
+// Also prints the augmentation alone: ms to render all views of one decoded sample, on this thread.
+// DINOTRAIN_SIMD=0 runs the augmentations as plain JS loops instead of the WebAssembly SIMD kernels.
 // --upscale W first writes copies of the images resized to W px wide (JPEG q90) into a temp folder,
 // to measure on photo-sized inputs (e.g. 500 for ImageNet-like 500x375).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +11,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { resolveTransforms, type TransformPresetName } from '../src/config/transforms.js';
+import { decodeImage } from '../src/data/decode.js';
 import { DataLoader } from '../src/data/loader.js';
+import { renderSample, sampleRng } from '../src/data/sample.js';
 import { scanImageFolder } from '../src/data/scan.js';
 
 function arg(name: string, fallback: string): string {
@@ -36,7 +41,11 @@ if (upscale > 0) {
 }
 
 const files = await scanImageFolder(dir);
-const transforms = resolveTransforms(method);
+const globalSize = arg('global-size', ''), localSize = arg('local-size', '');
+const transforms = resolveTransforms(method, {
+  ...(globalSize ? { global: { size: Number(globalSize) } } : {}),
+  ...(localSize ? { local: { size: Number(localSize) } } : {}),
+});
 const loader = new DataLoader({
   files,
   transforms,
@@ -55,6 +64,16 @@ const cpu = process.cpuUsage(cpuStart);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 await loader.close();
 const first = await sharp(files.path(0)).metadata();
+
+// augmentation alone: every view of each decoded sample, rendered on this thread
+const decoded = await Promise.all(Array.from({ length: Math.min(files.length, 64) }, (_, i) => decodeImage(files.path(i))));
+const outs = loader.specs.map((v) => new Float32Array(3 * v.size * v.size));
+let rendered = 0;
+const renderStart = performance.now();
+for (let rep = 0; rendered < 400; rep++) {
+  for (let i = 0; i < decoded.length; i++, rendered++) renderSample(decoded[i], loader.specs, transforms, sampleRng(0, rep, i), outs, 0);
+}
+const renderMs = (performance.now() - renderStart) / rendered;
 if (tmp) rmSync(tmp, { recursive: true, force: true });
 
 const images = batches * batchSize;
@@ -70,3 +89,4 @@ console.log(`images/s: ${(images / seconds).toFixed(1)}`);
 console.log(`views/s: ${(views / seconds).toFixed(1)}`);
 // CPU time of the whole process (main thread + libuv pool) per image: robust to other load on the machine.
 console.log(`cpu ms/image: ${((cpuSeconds * 1000) / images).toFixed(1)} (= ${(images / cpuSeconds).toFixed(1)} images/s per busy core)`);
+console.log(`augment ms/image (all views, one thread, no decode): ${renderMs.toFixed(2)}${process.env.DINOTRAIN_SIMD === '0' ? ' (JS loops)' : ''}`);

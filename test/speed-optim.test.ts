@@ -192,3 +192,18 @@ test('arena: a full arena falls back to ordinary buffers, and the step still run
   opt.step(grads.flat);
   assert.ok(store.flat.every((x, i) => x < before[i]), 'a positive gradient lowers every parameter');
 });
+
+test('clip: the arena\'s SIMD sum of squares gives the JS loop\'s norm (odd lengths, sub-ranges)', () => {
+  const rng = new Rng(41);
+  const arena = SimdArena.create(300_000)!;
+  for (const n of [1, 3, 8, 9, 31, 100_003]) {
+    const g = arena.alloc(n)!;
+    for (let i = 0; i < n; i++) g[i] = rng.normal() * 3;
+    const plain = Float32Array.from(g); // same values outside the arena: the JS loop
+    assert.ok(kernelsHolding(g) && !kernelsHolding(plain));
+    const fast = globalNormClip(g, 1), slow = globalNormClip(plain, 1);
+    assert.ok(Math.abs(fast.norm - slow.norm) <= 1e-12 * slow.norm, `n=${n}: ${fast.norm} vs ${slow.norm}`);
+    const sub = g.subarray(1, n), subPlain = plain.subarray(1, n);
+    if (n > 1) assert.ok(Math.abs(globalNormClip(sub, 1).norm - globalNormClip(subPlain, 1).norm) <= 1e-12 * slow.norm);
+  }
+});

@@ -1,8 +1,15 @@
 // Gradient clipping over flat gradient buffers. Norms are accumulated in float64.
 import type { FlatTensors } from './param-store.js';
+import { kernelsHolding } from './simd.js';
+
+/** Σ g[k]² over [start, end): a SIMD kernel where the gradients live in a training run's arena, else the JS loop. */
+function sumOfSquares(g: Float32Array, start: number, end: number): number {
+  const k = kernelsHolding(g);
+  return k ? k.sumsq(g.byteOffset + 4 * start, end - start) : sumOfSquaresJs(g, start, end);
+}
 
 // Eight independent accumulators: one running sum is bound by the latency of each add (3x slower on 11.7M floats).
-function sumOfSquares(g: Float32Array, start: number, end: number): number {
+function sumOfSquaresJs(g: Float32Array, start: number, end: number): number {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
   let k = start;
   for (; k + 8 <= end; k += 8) {

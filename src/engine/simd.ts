@@ -1,7 +1,7 @@
 // Optimizer loops (AdamW, SGD/LARS, EMA) as WebAssembly SIMD (f32x4) kernels (util/wasm-simd.ts). The flat buffers
 // are JS ArrayBuffers owned elsewhere, so callers copy them into the kernels' memory (one memcpy each); even so
 // AdamW runs ~6x and the EMA ~3x faster than in JS (docs/benchmarks.md). Arithmetic is float32, like torch's.
-import { F32, I32, instantiateKernels, op, type Kernel, type WasmMemory } from '../util/wasm-simd.js';
+import { F32, F64, I32, instantiateKernels, op, v, V128, type Kernel, type WasmMemory } from '../util/wasm-simd.js';
 
 /** Moments below this are flushed to zero (float32 denormals make every later load of them slow on x86). */
 export const FLUSH = 1e-30;
@@ -69,19 +69,59 @@ const EMA: Kernel = {
   body: (l) => l.store(0, [...l.scalar(3), ...l.load(0), ...l.mul, ...l.scalar(4), ...l.load(1), ...l.mul, ...l.add]),
 };
 
+// sumsq(p, count) -> Σ p[i]² in float64 (the global gradient norm): f32 lanes promoted to f64, four f64x2 accumulators
+// over 8 floats per step, then a scalar loop for the rest
+const SUMSQ: Kernel = (() => {
+  const [p, count, end, a0, a1, a2, a3, x, s] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const get = op.localGet, set = op.localSet;
+  // t (a v128 temporary) holds each promoted half while it is squared
+  const t = s + 1, tf = s + 2;
+  const quad = (offset: number, lo: number, hi: number) => [
+    ...get(p), ...v.loadAt(offset), ...set(x),
+    ...get(lo), ...get(x), ...v.f64x2PromoteLow, ...op.localTee(t), ...get(t), ...v.f64x2Mul, ...v.f64x2Add, ...set(lo),
+    ...get(hi), ...get(x), ...get(x), ...v.highToLow, ...v.f64x2PromoteLow, ...op.localTee(t), ...get(t), ...v.f64x2Mul, ...v.f64x2Add, ...set(hi),
+  ];
+  const code = [
+    ...get(p), ...get(count), ...op.i32Const(4), ...op.i32Mul, ...op.i32Add, ...set(end),
+    ...op.block, ...op.loop,
+    ...get(p), ...op.i32Const(32), ...op.i32Add, ...get(end), ...op.i32GtU, ...op.brIf(1),
+    ...quad(0, a0, a1), ...quad(16, a2, a3),
+    ...get(p), ...op.i32Const(32), ...op.i32Add, ...set(p),
+    ...op.br(0), ...op.end, ...op.end,
+    ...op.block, ...op.loop,
+    ...get(p), ...op.i32Const(4), ...op.i32Add, ...get(end), ...op.i32GtU, ...op.brIf(1),
+    ...get(s), ...get(p), ...op.f32Load, ...op.f64PromoteF32, ...op.localTee(tf), ...get(tf), ...op.f64Mul, ...op.f64Add, ...set(s),
+    ...get(p), ...op.i32Const(4), ...op.i32Add, ...set(p),
+    ...op.br(0), ...op.end, ...op.end,
+    ...get(s),
+    ...[a0, a1, a2, a3].flatMap((a) => [...get(a), ...v.f64x2ExtractLane(0), ...op.f64Add, ...get(a), ...v.f64x2ExtractLane(1), ...op.f64Add]),
+  ];
+  return {
+    name: 'sumsq',
+    params: [I32, I32],
+    results: [F64],
+    pointers: 0,
+    count: 0,
+    splat: [],
+    body: () => [],
+    raw: { locals: [[1, I32], [5, V128], [1, F64], [1, V128], [1, F64]], code },
+  };
+})();
+
 export interface SimdKernels {
   readonly memory: WasmMemory;
   adamw(p: number, m: number, v: number, g: number, count: number, keep: number, step: number, invSqrtBc2: number, b1: number, a1: number, b2: number, a2: number, eps: number, gscale: number): void;
   ema(t: number, s: number, count: number, momentum: number, a: number): void;
   sgd(p: number, b: number, g: number, count: number, s: number, t: number, mu: number, wd: number, gscale: number): void;
+  sumsq(p: number, count: number): number;
 }
 
 /** Instantiates the kernels over a fresh memory of at least `bytes`; null where WebAssembly SIMD is unavailable. */
 export function simdKernels(bytes: number): SimdKernels | null {
-  const inst = instantiateKernels([ADAMW, EMA, SGD], bytes);
+  const inst = instantiateKernels([ADAMW, EMA, SGD, SUMSQ], bytes);
   if (!inst) return null;
   const fn = <K extends keyof SimdKernels>(k: K) => inst.exports[k] as SimdKernels[K];
-  return { memory: inst.memory, adamw: fn('adamw'), ema: fn('ema'), sgd: fn('sgd') };
+  return { memory: inst.memory, adamw: fn('adamw'), ema: fn('ema'), sgd: fn('sgd'), sumsq: fn('sumsq') };
 }
 
 /** The kernels over one memory holding `count` 16-byte-aligned regions of `length` floats each. */

@@ -29,7 +29,7 @@ const section = (id: number, body: number[]): number[] => [id, ...uleb(body.leng
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
 const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
 
-export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
+export const I32 = 0x7f, F32 = 0x7d, F64 = 0x7c, V128 = 0x7b;
 export const op = {
   localGet: (i: number) => [0x20, ...uleb(i)],
   localSet: (i: number) => [0x21, ...uleb(i)],
@@ -43,6 +43,9 @@ export const op = {
   i32GeU: [0x4f],
   i32Eqz: [0x45],
   i32Load: [0x28, 2, 0],
+  f64Add: [0xa0],
+  f64Mul: [0xa2],
+  f64PromoteF32: [0xbb],
   f32Load: [0x2a, 2, 0],
   f32Store: [0x38, 2, 0],
   f32Abs: [0x8b],
@@ -77,6 +80,14 @@ export const v = {
   // v128.load32_zero, i16x8.extend_low_i8x16_u, i32x4.extend_low_i16x8_u, f32x4.convert_i32x4_u
   loadU8x4: [...op.simd(0x5c, 0, 0), ...op.simd(0x89), ...op.simd(0xa9), ...op.simd(0xfb)],
   extractLane: (i: number) => op.simd(0x1f, i),
+  /** v128.load at a constant byte offset from the address on the stack */
+  loadAt: (offset: number) => op.simd(0x00, 0, ...uleb(offset)),
+  /** the upper two f32 lanes moved to the lower two (i8x16.shuffle of two vectors: push the same one twice) */
+  highToLow: op.simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7),
+  f64x2PromoteLow: op.simd(0x5f),
+  f64x2Add: op.simd(0xf0),
+  f64x2Mul: op.simd(0xf2),
+  f64x2ExtractLane: (i: number) => op.simd(0x21, i),
   min: op.simd(0xe8),
   max: op.simd(0xe9),
   lt: op.simd(0x43),
@@ -97,6 +108,8 @@ export interface Kernel {
   body(lane: Lane): number[];
   /** pointers to bytes (read with loadU8), advanced by 1 or 4 per step; pointer 0 must stay a float pointer */
   bytePointers?: number[];
+  /** result types (raw kernels only) */
+  results?: number[];
   /** a hand-written function instead of the element-wise loop: its extra locals (count, type) and code */
   raw?: { locals: [number, number][]; code: number[] };
 }
@@ -127,7 +140,7 @@ export interface Lane {
 }
 
 export function assemble(kernels: Kernel[], pages: number): Uint8Array {
-  const types: number[][] = kernels.map((k) => [0x60, ...vec(k.params.map((t) => [t])), 0]);
+  const types: number[][] = kernels.map((k) => [0x60, ...vec(k.params.map((t) => [t])), ...vec((k.results ?? []).map((t) => [t]))]);
   const imports = vec([[...name('env'), ...name('mem'), 0x02, 0x00, ...uleb(pages)]]); // memory, min pages
   const funcs = vec(kernels.map((_, i) => uleb(i)));
   const exports = vec(kernels.map((k, i) => [...name(k.name), 0x00, ...uleb(i)]));
