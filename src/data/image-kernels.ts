@@ -23,27 +23,19 @@ const TAPS_PAIR: Kernel = {
   body: (l) => l.store(0, [...l.load(0), ...l.load(1), ...l.load(2), ...l.add, ...l.scalar(4), ...l.mul, ...l.add]),
 };
 
-// bytesTap0(o, a, count, w): o = w·a, with a unsigned bytes (the first tap of a resample over 8-bit pixels)
-const BYTES_TAP0: Kernel = {
-  name: 'bytesTap0',
+// bytesTap0(o, a, count, w): o = w·a and bytesTap(o, a, count, w): o = o + w·a, with a unsigned bytes (the first and
+// the further taps of a resample over 8-bit pixels)
+const bytesTap = (name: string, accumulate: boolean): Kernel => ({
+  name,
   params: [I32, I32, I32, F32],
   pointers: 2,
   bytePointers: [1],
   count: 2,
   splat: [3],
-  body: (l) => l.store(0, [...l.loadU8(1), ...l.scalar(3), ...l.mul]),
-};
-
-// bytesTap(o, a, count, w): o = o + w·a, with a unsigned bytes
-const BYTES_TAP: Kernel = {
-  name: 'bytesTap',
-  params: [I32, I32, I32, F32],
-  pointers: 2,
-  bytePointers: [1],
-  count: 2,
-  splat: [3],
-  body: (l) => l.store(0, [...l.load(0), ...l.loadU8(1), ...l.scalar(3), ...l.mul, ...l.add]),
-};
+  body: (l) => l.store(0, [...(accumulate ? l.load(0) : []), ...l.loadU8(1), ...l.scalar(3), ...l.mul, ...(accumulate ? l.add : [])]),
+});
+const BYTES_TAP0 = bytesTap('bytesTap0', false);
+const BYTES_TAP = bytesTap('bytesTap', true);
 
 // resampleRows(src, rows, rowBytes, outW, starts, counts, weights, weightBytes, dst, planeBytes): for each of `rows`
 // rows of interleaved RGB floats at src and each output x, the weighted sum of counts[x] pixels from byte offset
@@ -103,35 +95,22 @@ const luma = (l: Lane, r: number, g: number, b: number) => [
   ...l.load(r), ...l.c(LUMA[0]), ...l.mul, ...l.load(g), ...l.c(LUMA[1]), ...l.mul, ...l.add, ...l.load(b), ...l.c(LUMA[2]), ...l.mul, ...l.add,
 ];
 
+/** An in-place kernel name(p, count, ...scalars): p = value(p), the scalars being f32 parameters 2, 3, ... */
+const inPlace = (name: string, scalars: number, value: (l: Lane) => number[]): Kernel => ({
+  name,
+  params: [I32, I32, ...Array<number>(scalars).fill(F32)],
+  pointers: 1,
+  count: 1,
+  splat: Array.from({ length: scalars }, (_, i) => 2 + i),
+  body: (l) => l.store(0, value(l)),
+});
+
 // scaleClamp(p, count, f): p = clamp01(f·p)  (brightness)
-const SCALE_CLAMP: Kernel = {
-  name: 'scaleClamp',
-  params: [I32, I32, F32],
-  pointers: 1,
-  count: 1,
-  splat: [2],
-  body: (l) => l.store(0, [...l.load(0), ...l.scalar(2), ...l.mul, ...clamp01(l)]),
-};
-
+const SCALE_CLAMP = inPlace('scaleClamp', 1, (l) => [...l.load(0), ...l.scalar(2), ...l.mul, ...clamp01(l)]);
 // affineClamp(p, count, f, off): p = clamp01(f·p + off)  (contrast)
-const AFFINE_CLAMP: Kernel = {
-  name: 'affineClamp',
-  params: [I32, I32, F32, F32],
-  pointers: 1,
-  count: 1,
-  splat: [2, 3],
-  body: (l) => l.store(0, [...l.load(0), ...l.scalar(2), ...l.mul, ...l.scalar(3), ...l.add, ...clamp01(l)]),
-};
-
+const AFFINE_CLAMP = inPlace('affineClamp', 2, (l) => [...l.load(0), ...l.scalar(2), ...l.mul, ...l.scalar(3), ...l.add, ...clamp01(l)]);
 // standardize(p, count, mean, inv): p = (p − mean)·inv
-const STANDARDIZE: Kernel = {
-  name: 'standardize',
-  params: [I32, I32, F32, F32],
-  pointers: 1,
-  count: 1,
-  splat: [2, 3],
-  body: (l) => l.store(0, [...l.load(0), ...l.scalar(2), ...l.sub, ...l.scalar(3), ...l.mul]),
-};
+const STANDARDIZE = inPlace('standardize', 2, (l) => [...l.load(0), ...l.scalar(2), ...l.sub, ...l.scalar(3), ...l.mul]);
 
 // lumaOf(o, r, g, b, count): o = luma(r, g, b)
 const LUMA_OF: Kernel = {
