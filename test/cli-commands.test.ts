@@ -17,6 +17,7 @@ test('doctor prints versions, providers and the auto device', async () => {
   assert.ok(d.providers.some((p: { name: string; installed: boolean }) => p.name === 'cpu' && p.installed));
   assert.match(d['device auto'], /^(cpu|cuda) \(auto: /);
   assert.ok(d['intra-op threads (default)'] >= 1);
+  assert.equal(d['wasm simd kernels'], 'yes', 'Node 20 has WebAssembly SIMD: the optimizer and augmentation kernels assemble and load');
 });
 
 test('--help lists every command', async () => {

@@ -2,6 +2,8 @@
 import { Command } from '@commander-js/extra-typings';
 import os from 'node:os';
 import { defaultThreads, listProviders, resolveDevice } from '../engine/providers.js';
+import { simdKernels } from '../engine/simd.js';
+import { imageKernels } from '../data/image-kernels.js';
 import { dinotrainVersion, packageVersion } from '../util/version.js';
 
 export function doctorReport(): Record<string, unknown> {
@@ -15,15 +17,22 @@ export function doctorReport(): Record<string, unknown> {
     providers: listProviders(),
     'device auto': `${choice.device} (${choice.reason})`,
     'intra-op threads (default)': defaultThreads(),
+    // optimizer, EMA, clip and augmentation kernels; without them the same maths runs as (several times slower) JS loops
+    'wasm simd kernels': simdStatus(),
     cpus: os.cpus().length,
     'cpu model': os.cpus()[0]?.model ?? 'unknown',
     'free memory': `${(os.freemem() / 2 ** 30).toFixed(1)} GiB of ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
   };
 }
 
+function simdStatus(): string {
+  if (process.env.DINOTRAIN_SIMD === '0') return 'off (DINOTRAIN_SIMD=0: JS loops)';
+  return simdKernels(16) && imageKernels(16) ? 'yes' : 'no (this runtime has no WebAssembly SIMD: JS loops)';
+}
+
 export function doctorCommand() {
   return new Command('doctor')
-    .description('print versions, ONNX Runtime execution providers, the device --device auto picks, threads and memory')
+    .description('print versions, ONNX Runtime execution providers, the device --device auto picks, threads, SIMD kernels and memory')
     .option('--json', 'print as JSON')
     .action((opts) => {
       const r = doctorReport();
