@@ -36,10 +36,10 @@ let scratch = new Float32Array(0);
 
 export function gaussianBlur(img: PlanarImage, sigma: number, kernelSize = kernelSizeForSigma(sigma)): void {
   if (kernelSize <= 1) return;
-  const half = (kernelSize - 1) >> 1;
-  const k = imageKernels(blurScratchFloats(img.width, img.height, half));
-  if (k) blurSimd(k, img, gaussianKernel1d(sigma, kernelSize));
-  else blurJs(img, gaussianKernel1d(sigma, kernelSize));
+  const kernel = gaussianKernel1d(sigma, kernelSize);
+  const k = imageKernels(blurScratchFloats(img.width, img.height, (kernelSize - 1) >> 1));
+  if (k) blurSimd(k, img, kernel);
+  else blurJs(img, kernel);
 }
 
 /** The blur in plain JS (the fallback without WebAssembly SIMD; the reference the SIMD path is tested against). */

@@ -1,7 +1,7 @@
 // WebAssembly SIMD kernels for the per-view image ops (util/wasm-simd.ts), over one growable scratch memory per
 // thread (each augmentation worker has its own). Views are small (a few hundred KB), so copying one in and out
 // costs far less than the JS loops these replace.
-import { F32, I32, instantiateKernels, op, v, V128, type Kernel, type Lane, type WasmMemory } from '../util/wasm-simd.js';
+import { F32, I32, instantiateKernels, op, v, V128, type Kernel, type Lane } from '../util/wasm-simd.js';
 
 // taps0(o, a, count, w): o = w·a
 const TAPS0: Kernel = {
@@ -139,7 +139,7 @@ const SATURATE: Kernel = {
 };
 
 export interface ImageKernels {
-  /** the scratch memory as floats (re-read after `reserve`: a bigger memory replaces it) */
+  /** the scratch memory as floats (use the object of the latest imageKernels call: a bigger memory replaces it) */
   f32: Float32Array;
   /** byte offsets into the memory */
   taps0(o: number, a: number, count: number, w: number): void;
@@ -159,7 +159,7 @@ export interface ImageKernels {
 const KERNELS = [TAPS0, TAPS_PAIR, SCALE_CLAMP, AFFINE_CLAMP, STANDARDIZE, LUMA_OF, SATURATE, BYTES_TAP0, BYTES_TAP, RESAMPLE_ROWS];
 type KernelName = Exclude<keyof ImageKernels, 'f32' | 'u8'>;
 
-let current: (ImageKernels & { memory: WasmMemory }) | null | undefined;
+let current: ImageKernels | null | undefined;
 
 /** Turns the kernels off (every op then runs its JS loop) or back on; for tests and benchmarks. */
 export function setImageKernels(enabled: boolean): void {
@@ -178,7 +178,7 @@ export function imageKernels(floats: number): ImageKernels | null {
   const inst = instantiateKernels(KERNELS, 4 * Math.max(floats, 2 * (current?.f32.length ?? 0), 1 << 16));
   if (!inst) return (current = null);
   const fns = Object.fromEntries(KERNELS.map((k) => [k.name, inst.exports[k.name]])) as Pick<ImageKernels, KernelName>;
-  current = { memory: inst.memory, f32: new Float32Array(inst.memory.buffer), u8: new Uint8Array(inst.memory.buffer), ...fns };
+  current = { f32: new Float32Array(inst.memory.buffer), u8: new Uint8Array(inst.memory.buffer), ...fns };
   return current;
 }
 

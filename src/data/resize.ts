@@ -44,8 +44,9 @@ let scratch = new Float32Array(0);
 /** Resizes `box` of `src` to out.width x out.height, writing planar floats in [0, 1] into `out`. */
 export function resizeCrop(src: RgbImage, box: CropBox, out: PlanarImage): void {
   const horizontal = resampleWeights(box.width, out.width);
-  const k = imageKernels(resizeLayout(box, out.width, out.height, horizontal.taps).end / 4);
-  if (k) resizeCropSimd(k, src, box, out, horizontal);
+  const layout = resizeLayout(box, out.width, out.height, horizontal.taps);
+  const k = imageKernels(layout.end / 4);
+  if (k) resizeCropSimd(k, src, box, out, horizontal, layout);
   else resizeCropJs(src, box, out);
 }
 
@@ -123,10 +124,16 @@ export function resizeCropJs(src: RgbImage, box: CropBox, out: PlanarImage): voi
  * straight from the 8-bit pixels; then each output pixel is a weighted sum of (r, g, b) vectors. The sums are the
  * JS path's, in a different order (float rounding).
  */
-function resizeCropSimd(k: ImageKernels, src: RgbImage, box: CropBox, out: PlanarImage, horizontal: ResampleWeights): void {
+function resizeCropSimd(
+  k: ImageKernels,
+  src: RgbImage,
+  box: CropBox,
+  out: PlanarImage,
+  horizontal: ResampleWeights,
+  l: ReturnType<typeof resizeLayout>,
+): void {
   const { width: outW, height: outH } = out;
   const vertical = resampleWeights(box.height, outH);
-  const l = resizeLayout(box, outW, outH, horizontal.taps);
   const rowLen = box.width * 3;
   const stride = src.width * 3;
   for (let y = 0; y < box.height; y++) {

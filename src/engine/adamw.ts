@@ -59,10 +59,13 @@ export class AdamW implements Optimizer {
     this.eps = options.eps ?? 1e-8;
     this.layout = params.layout;
     this.useSimd = options.simd ?? process.env.DINOTRAIN_SIMD !== '0';
-    const inArena = this.useSimd ? [params.arena?.alloc(this.layout.total), params.arena?.alloc(this.layout.total)] : [];
-    this.simd = inArena[0] && inArena[1] ? null : simdRegions(this.layout.total, 4, this.useSimd);
-    this.m = new FlatTensors(this.layout, inArena[0] ?? this.simd?.regions[2]);
-    this.v = new FlatTensors(this.layout, inArena[1] ?? this.simd?.regions[3]);
+    // both moments in the arena, or both in the staging kernels' memory (never one of each)
+    const am = this.useSimd ? params.arena?.alloc(this.layout.total) : null;
+    const av = am ? params.arena!.alloc(this.layout.total) : null;
+    const inArena = am && av ? [am, av] : null;
+    this.simd = inArena ? null : simdRegions(this.layout.total, 4, this.useSimd);
+    this.m = new FlatTensors(this.layout, inArena?.[0] ?? this.simd?.regions[2]);
+    this.v = new FlatTensors(this.layout, inArena?.[1] ?? this.simd?.regions[3]);
     const n = this.layout.names.length;
     this.steps = new Float64Array(n);
     this.lrScale = Float64Array.from(params.specs, (s) => s.lrScale ?? 1);

@@ -139,7 +139,7 @@ export interface Lane {
   tmp(i: number): number;
 }
 
-export function assemble(kernels: Kernel[], pages: number): Uint8Array {
+function assemble(kernels: Kernel[], pages: number): Uint8Array {
   const types: number[][] = kernels.map((k) => [0x60, ...vec(k.params.map((t) => [t])), ...vec((k.results ?? []).map((t) => [t]))]);
   const imports = vec([[...name('env'), ...name('mem'), 0x02, 0x00, ...uleb(pages)]]); // memory, min pages
   const funcs = vec(kernels.map((_, i) => uleb(i)));
@@ -219,14 +219,14 @@ export function assemble(kernels: Kernel[], pages: number): Uint8Array {
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;
 }
-export interface WasmApi {
+interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
 /** WebAssembly, where the runtime has it. */
-export function wasmApi(): WasmApi | undefined {
+function wasmApi(): WasmApi | undefined {
   return (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 }
 
