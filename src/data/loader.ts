@@ -7,7 +7,8 @@ import type { TransformsConfig } from '../config/transforms.js';
 import { AugmentPool } from './augment-pool.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { decodeImage } from './decode.js';
+import { boundedDecoder } from './bounded-decode.js';
+import { decodeShortSide } from './decode-size.js';
 import type { RgbImage } from './image.js';
 import { batchMasks, DEFAULT_MASK_OPTIONS, type MaskOptions } from './masks.js';
 import { epochOrder } from './order.js';
@@ -43,9 +44,16 @@ export interface LoaderOptions {
    * Default 0 here; the trainer passes the config's augment_workers.
    */
   augmentWorkers?: number;
+  /** Images above this many pixels (width x height) are skipped as unreadable (default sharp's limit, 0x3FFF²). */
+  maxImagePixels?: number;
+  /**
+   * Estimated peak memory of the decodes in flight together, in bytes (default 1 GiB): fewer than
+   * `concurrency` run at once when their images are large (decode-cost.ts).
+   */
+  decodeMemoryBytes?: number;
   /** Called once per unreadable file, with a message naming it. */
   onWarning?: (message: string) => void;
-  /** Replaces the decoder (tests). */
+  /** Replaces the decoder (tests); the default decodes each image reduced to the size its views need. */
   decode?: (path: string) => Promise<RgbImage>;
 }
 
@@ -75,7 +83,7 @@ export interface LoaderStats {
   batches: number;
   /** Total milliseconds the consumer spent waiting for data. */
   waitMs: number;
-  /** Distinct files that could not be decoded (skipped). */
+  /** Distinct files skipped: unreadable, corrupt, or above maxImagePixels. */
   skippedFiles: number;
 }
 
@@ -138,10 +146,16 @@ export class DataLoader {
     this.seed = options.seed >>> 0;
     this.prefetch = Math.max(1, options.prefetch ?? 2);
     this.reuse = options.reuseBuffers ?? true;
-    this.decode = options.decode ?? decodeImage;
+    this.specs = viewSpecs(transforms);
+    this.decode =
+      options.decode ??
+      boundedDecoder({
+        shortSide: decodeShortSide(this.specs),
+        maxImagePixels: options.maxImagePixels,
+        memoryBytes: options.decodeMemoryBytes,
+      });
     this.onWarning = options.onWarning ?? (() => {});
     this.semaphore = new Semaphore(Math.max(1, options.concurrency ?? defaultConcurrency()));
-    this.specs = viewSpecs(transforms);
     const workers = options.augmentWorkers ?? 0;
     if (workers > 0) this.augment = new AugmentPool(workers, this.specs, transforms, this.seed);
     this.unreadable = new Uint8Array(files.length);

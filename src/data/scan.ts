@@ -3,6 +3,7 @@
 import { opendir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { osReason } from './os-error.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tiff', '.tif', '.gif', '.avif'] as const;
 
@@ -13,6 +14,14 @@ export function isImageFileName(name: string): boolean {
   return (IMAGE_EXTENSIONS as readonly string[]).includes(ext);
 }
 
+/** A subfolder the scan could not list; its images, if any, are not in the list. */
+export interface SkippedFolder {
+  /** Relative to the root, '/'-separated. */
+  path: string;
+  /** The OS's reason, e.g. "permission denied (EACCES)". */
+  reason: string;
+}
+
 export class ImageFileList {
   constructor(
     /** The scanned folder, as given. */
@@ -20,14 +29,16 @@ export class ImageFileList {
     private readonly bytes: Buffer,
     /** offsets[i]..offsets[i+1] is path i in `bytes`; length = count + 1. */
     private readonly offsets: Uint32Array,
+    /** Subfolders that could not be read, sorted (describeSkippedFolders words them for a warning). */
+    readonly skippedFolders: readonly SkippedFolder[] = [],
   ) {}
 
-  static fromRelativePaths(root: string, paths: readonly string[]): ImageFileList {
+  static fromRelativePaths(root: string, paths: readonly string[], skippedFolders: readonly SkippedFolder[] = []): ImageFileList {
     const offsets = new Uint32Array(paths.length + 1);
     for (let i = 0; i < paths.length; i++) offsets[i + 1] = offsets[i] + Buffer.byteLength(paths[i], 'utf8');
     const bytes = Buffer.allocUnsafe(offsets[paths.length]);
     for (let i = 0; i < paths.length; i++) bytes.write(paths[i], offsets[i], 'utf8');
-    return new ImageFileList(root, bytes, offsets);
+    return new ImageFileList(root, bytes, offsets, skippedFolders);
   }
 
   get length(): number {
@@ -53,7 +64,8 @@ export class ImageFileList {
 /**
  * Every image file (by extension, case-insensitive) under `root`, recursively, sorted by relative
  * path. Hidden files and folders (name starting with '.') are skipped; symbolic links are followed
- * (each real folder visited once). Throws UserError when the folder is missing or holds no image.
+ * (each real folder visited once). Subfolders that cannot be read are skipped and listed in the
+ * result's `skippedFolders`. Throws UserError when the folder is missing, unreadable or holds no image.
  */
 export async function scanImageFolder(root: string): Promise<ImageFileList> {
   let rootStat;
@@ -65,42 +77,52 @@ export async function scanImageFolder(root: string): Promise<ImageFileList> {
   if (!rootStat.isDirectory()) throw new UserError(`Data path is not a folder: ${root}`);
 
   const found: string[] = [];
+  const skipped: SkippedFolder[] = [];
   const visited = new Set<string>();
   const pending: string[] = [''];
   while (pending.length > 0) {
     const rel = pending.pop() as string;
     const abs = join(root, rel);
-    const real = await realpath(abs);
-    if (visited.has(real)) continue;
-    visited.add(real);
-    let dir;
     try {
-      dir = await opendir(abs);
-    } catch (err) {
-      if (rel === '') throw new UserError(`Cannot read data folder ${root}: ${(err as Error).message}`);
-      continue; // an unreadable subfolder is skipped like an unreadable file
-    }
-    for await (const entry of dir) {
-      if (entry.name.startsWith('.')) continue;
-      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
-      if (entry.isSymbolicLink()) {
-        const target = await stat(join(root, childRel)).catch(() => null);
-        isDir = target?.isDirectory() ?? false;
-        isFile = target?.isFile() ?? false;
+      const real = await realpath(abs);
+      if (visited.has(real)) continue;
+      visited.add(real);
+      for await (const entry of await opendir(abs)) {
+        if (entry.name.startsWith('.')) continue;
+        const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+        let isDir = entry.isDirectory();
+        let isFile = entry.isFile();
+        if (entry.isSymbolicLink()) {
+          const target = await stat(join(root, childRel)).catch(() => null);
+          isDir = target?.isDirectory() ?? false;
+          isFile = target?.isFile() ?? false;
+        }
+        if (isDir) pending.push(childRel);
+        else if (isFile && isImageFileName(entry.name)) found.push(childRel);
       }
-      if (isDir) pending.push(childRel);
-      else if (isFile && isImageFileName(entry.name)) found.push(childRel);
+    } catch (err) {
+      const reason = osReason(err) ?? (err as Error).message;
+      if (rel === '') throw new UserError(`Cannot read data folder ${root}: ${reason}`);
+      skipped.push({ path: rel, reason }); // its images are left out, like unreadable files
     }
   }
   if (found.length === 0) {
+    const unread = describeSkippedFolders(skipped);
     throw new UserError(
-      `No image files found in ${root} (looked recursively for ${IMAGE_EXTENSIONS.join(', ')})`,
+      `No image files found in ${root} (looked recursively for ${IMAGE_EXTENSIONS.join(', ')})${unread ? `; ${unread}` : ''}`,
     );
   }
   found.sort(compareOrdinal);
-  return ImageFileList.fromRelativePaths(root, found);
+  skipped.sort((a, b) => compareOrdinal(a.path, b.path));
+  return ImageFileList.fromRelativePaths(root, found, skipped);
+}
+
+/** One line for a warning, e.g. "2 folder(s) could not be read and were skipped: a (permission denied (EACCES)), b/c (...)"; undefined when none. */
+export function describeSkippedFolders(skipped: readonly SkippedFolder[], max = 5): string | undefined {
+  if (skipped.length === 0) return undefined;
+  const named = skipped.slice(0, max).map((f) => `${f.path} (${f.reason})`);
+  if (skipped.length > max) named.push(`and ${skipped.length - max} more`);
+  return `${skipped.length} folder(s) could not be read and were skipped: ${named.join(', ')}`;
 }
 
 // Plain string order (UTF-16 code units), the same on every platform and locale.
