@@ -1,49 +1,53 @@
-// A one-line progress bar on a TTY; nothing off a TTY (the periodic log lines stand in for it there).
+// A one-line progress bar on a TTY (step, epoch, loss, speed, elapsed time, ETA); nothing off a TTY (the periodic
+// log lines stand in for it there). A display failure turns the bar off and never reaches the training loop.
+import { etaSeconds, formatDuration } from '../util/duration.js';
+import { TerminalBar, withBar } from '../util/terminal-progress.js';
+
+export { formatDuration };
 
 export interface ProgressInfo {
   step: number;
   total: number;
   loss: number;
   imagesPerSec: number;
+  epoch?: number;
 }
 
 export class Progress {
-  private readonly tty = !!process.stderr.isTTY;
-  private lastDraw = 0;
+  private readonly bar: TerminalBar | null = null;
   private readonly started = Date.now();
 
-  constructor(private readonly startStep: number) {}
+  constructor(
+    private readonly startStep: number,
+    stream: NodeJS.WriteStream = process.stderr,
+  ) {
+    try {
+      if (stream.isTTY === true) this.bar = new TerminalBar(stream, { fps: 5 });
+    } catch {
+      // no bar
+    }
+  }
 
   update(p: ProgressInfo): void {
-    if (!this.tty) return;
-    const now = Date.now();
-    if (now - this.lastDraw < 200 && p.step < p.total) return;
-    this.lastDraw = now;
-    const width = 24;
-    const done = Math.round((width * p.step) / p.total);
-    const stepsDone = p.step - this.startStep;
-    const secsPerStep = stepsDone > 0 ? (now - this.started) / 1000 / stepsDone : 0;
-    const eta = formatDuration(secsPerStep * (p.total - p.step));
-    const line =
-      `[${'#'.repeat(done)}${'.'.repeat(width - done)}] step ${p.step}/${p.total}` +
-      `  loss ${p.loss.toFixed(4)}  ${p.imagesPerSec.toFixed(1)} img/s  ETA ${eta}`;
-    process.stderr.write(`\r${line.padEnd((process.stderr.columns ?? 100) - 1).slice(0, (process.stderr.columns ?? 100) - 1)}`);
+    this.bar?.show(p.step, p.total, (bar, width) => withBar(bar, this.text(p), width));
   }
 
   /** Clears the bar so a log line can be printed cleanly. */
   clear(): void {
-    if (this.tty) process.stderr.write(`\r${' '.repeat((process.stderr.columns ?? 100) - 1)}\r`);
+    this.bar?.clear();
   }
 
   done(): void {
-    if (this.tty) process.stderr.write('\n');
+    this.bar?.finish();
   }
-}
 
-export function formatDuration(secs: number): string {
-  if (!Number.isFinite(secs) || secs <= 0) return '--';
-  const h = Math.floor(secs / 3600);
-  const m = Math.floor((secs % 3600) / 60);
-  const s = Math.floor(secs % 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
+  private text(p: ProgressInfo): string {
+    const secs = (Date.now() - this.started) / 1000;
+    const eta = etaSeconds(secs, p.step - this.startStep, p.total - p.step);
+    return (
+      `step ${p.step}/${p.total}${p.epoch !== undefined ? `  epoch ${p.epoch}` : ''}` +
+      `  loss ${p.loss.toFixed(4)}  ${p.imagesPerSec.toFixed(1)} img/s` +
+      `  elapsed ${formatDuration(secs)}  ETA ${formatDuration(eta)}`
+    );
+  }
 }
