@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { resolveTransforms, type TransformPresetName } from '../src/config/transforms.js';
+import { resolveTransforms } from '../src/config/transforms.js';
+import { methodNamed } from '../src/methods/index.js';
 import { decodeImage } from '../src/data/decode.js';
 import { DataLoader } from '../src/data/loader.js';
 import { renderSample, sampleRng } from '../src/data/sample.js';
@@ -22,7 +23,7 @@ function arg(name: string, fallback: string): string {
 }
 
 const dataDir = arg('data', join(import.meta.dirname, '..', 'examples', 'images'));
-const method = arg('method', 'dino') as TransformPresetName;
+const method = arg('method', 'dino');
 const batchSize = Number(arg('batch', '32'));
 const batches = Number(arg('batches', '30'));
 const prefetch = Number(arg('prefetch', '2'));
@@ -42,7 +43,7 @@ if (upscale > 0) {
 
 const files = await scanImageFolder(dir);
 const globalSize = arg('global-size', ''), localSize = arg('local-size', '');
-const transforms = resolveTransforms(method, {
+const transforms = resolveTransforms(methodNamed(method).transforms, {
   ...(globalSize ? { global: { size: Number(globalSize) } } : {}),
   ...(localSize ? { local: { size: Number(localSize) } } : {}),
 });

@@ -66,9 +66,11 @@ async function worker(): Promise<void> {
   const cfgIn = JSON.parse(arg('config', '{}')) as StepConfig;
   const imp = async <T>(rel: string): Promise<T> => (await import(pathToFileURL(join(src, rel)).href)) as T;
   const { resolvePretrainConfig } = await imp<typeof import('../src/config/load.js')>('config/load.ts');
-  const { createMethod } = await imp<typeof import('../src/methods/registry.js')>('methods/registry.ts');
-  const { resolveOptim, createOptimizer, Schedules } = await imp<typeof import('../src/train/hyperparams.js')>('train/hyperparams.ts');
-  const clipMod = await imp<Partial<typeof import('../src/engine/clip.js')>>('engine/clip.ts');
+  const { methodNamed } = await imp<typeof import('../src/methods/index.js')>('methods/index.ts');
+  const { resolveConfig, optimOf, checkedModel } = await imp<typeof import('../src/train/setup.js')>('train/setup.ts');
+  const { createOptimizer, Schedules } = await imp<typeof import('../src/train/hyperparams.js')>('train/hyperparams.ts');
+  const { trainStep } = await imp<typeof import('../src/train/training.js')>('train/training.ts');
+  const { SingleProcessCommunicator } = await imp<typeof import('../src/distributed/single-process.js')>('distributed/single-process.ts');
   const ort = await import('onnxruntime-node');
 
   // time every session.run, keyed by the order the sessions were created in (dino: 0 = student, 1 = teacher)
@@ -91,15 +93,25 @@ async function worker(): Promise<void> {
     transforms: { global: { size: Sg, count: 2 }, local: { size: Sl, count: L } },
     ...(method === 'simclr' ? {} : { method_args: { output_dim: Number(process.env.BENCH_OUT_DIM ?? cfgIn.outDim) } }),
   };
-  const cfg = resolvePretrainConfig(fileCfg, { method, data: 'bench', out: 'bench', batch_size: B, model: cfgIn.model, steps: 1000 });
+  const given = resolvePretrainConfig(fileCfg, { method, data: 'bench', out: 'bench', batch_size: B, model: cfgIn.model, steps: 1000 });
+  const definition = methodNamed(given.method);
+  const model = checkedModel(given, definition);
+  const cfg = resolveConfig(given, { images: 10_000, batchSize: B, totalSteps: 1000, batchesPerEpoch: 100 }, definition);
   const t0 = performance.now();
   // BENCH_DEVICE=cuda: the same step on ONNX Runtime's CUDA provider (docs/gpu.md), CPU as the fallback provider
   const providers = process.env.BENCH_DEVICE === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
-  const m = await createMethod(cfg.method, { cfg, datasetSize: 10_000, session: { providers, threads: Number(process.env.BENCH_THREADS ?? cfgIn.threads) } });
+  const comm = new SingleProcessCommunicator();
+  const m = definition.create({ cfg, session: { providers, threads: Number(process.env.BENCH_THREADS ?? cfgIn.threads) }, comm });
+  await m.init();
   const initMs = performance.now() - t0;
-  const optim = resolveOptim(cfg, 1000, 100);
-  const optimizer = createOptimizer(optim, m.params);
-  const schedules = new Schedules(optim, 1000, B, cfg.method_args as Record<string, number>);
+  const optim = optimOf(cfg);
+  const training = {
+    method: m,
+    optimizer: createOptimizer(optim, m.params),
+    schedules: new Schedules(optim, 1000, B, definition.schedules?.(cfg.method_args, 1000)),
+    clipGrad: optim.clip_grad,
+    comm,
+  };
 
   // synthetic, normalised-image-like inputs (fixed per run)
   let seed = 12345;
@@ -107,7 +119,7 @@ async function worker(): Promise<void> {
   const sizes = [Sg, Sg, ...Array<number>(L).fill(Sl)];
   const views = sizes.map((s) => Float32Array.from({ length: B * 3 * s * s }, rand));
   const batch: Record<string, unknown> = { epoch: 0, batch: 0, size: B, views, viewSizes: sizes, indices: new Uint32Array(B), waitMs: 0 };
-  const maskOpts = method === 'dinov2' ? (await imp<typeof import('../src/methods/dinov2.js')>('methods/dinov2.ts')).loaderMasks(cfg) : undefined;
+  const maskOpts = definition.loader?.(cfg, model).masks;
   if (maskOpts) {
     // iBOT masks as the loader draws them (fixed for the run)
     const { batchMasks, DEFAULT_MASK_OPTIONS } = await imp<typeof import('../src/data/masks.js')>('data/masks.ts');
@@ -127,21 +139,7 @@ async function worker(): Promise<void> {
     runMs.clear();
     const cpu0 = process.cpuUsage();
     const a = performance.now();
-    const s = schedules.at(step);
-    const r = await m.forwardBackward(batch as never, s);
-    const b = performance.now();
-    const frozen = new Set(m.frozenAt(step));
-    for (const name of m.params.names) optimizer.setFrozen(name, frozen.has(name));
-    // as the trainer: the clip factor goes to the optimizer (trees from before that change scale the buffer)
-    let coef = 1;
-    if (optim.clip_grad > 0 && clipMod.globalNormClip) coef = clipMod.globalNormClip(m.grads.flat, optim.clip_grad).coef;
-    else if (optim.clip_grad > 0) clipMod.clipGlobalNorm!(m.grads.flat, optim.clip_grad);
-    const c = performance.now();
-    optimizer.lr = s.lr;
-    optimizer.weightDecay = s.weightDecay;
-    (optimizer.step as (g: Float32Array, scale?: number) => void)(m.grads.flat, coef);
-    const d = performance.now();
-    m.afterStep(s);
+    const r = await trainStep(training as never, batch as never, step);
     const e = performance.now();
     const cpu = process.cpuUsage(cpu0);
     step++;
@@ -152,10 +150,9 @@ async function worker(): Promise<void> {
       phases[`run${i}`] = t;
       inRuns += t;
     });
-    phases.jsGlue = b - a - inRuns;
-    phases.clip = c - b;
-    phases.optim = d - c;
-    phases.after = e - d;
+    phases.jsGlue = r.ms.forwardBackward - inRuns;
+    phases.optim = r.ms.optimizer;
+    phases.after = r.ms.afterStep;
     send({
       ms: e - a,
       phases,

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Graph, toBytes } from '../../src/graph/index.js';
 import { graphParams } from '../../src/models/graph-params.js';
-import { readSafetensors } from '../../src/export/safetensors.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
 import { openBackbone } from '../../src/embed/backbone.js';
 import { evaluateEmbeddings } from '../../src/eval/evaluate-embeddings.js';
 import { runModel, type RunConfig } from './checkpoint-backbone.js';

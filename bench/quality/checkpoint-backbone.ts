@@ -1,9 +1,9 @@
 // A pretraining checkpoint (or the same backbone at its random init) as backbone.onnx bytes, built in-process with
 // src/export/onnx.ts from the weights the method deploys: the EMA teacher for DINO / DINOv2, the student for SimCLR.
 import { join } from 'node:path';
-import { readSafetensors } from '../../src/export/safetensors.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
 import { backboneOnnx } from '../../src/export/onnx.js';
-import type { SerializedTensor } from '../../src/methods/method.js';
+import type { SerializedTensor } from '../../src/models/weights.js';
 import { getModel, type BackboneModel } from '../../src/models/registry.js';
 import { modelOverrides, type ModelArgs } from '../../src/models/overrides.js';
 import { initParams } from '../../src/models/params.js';

@@ -5,6 +5,7 @@ import { defaultThreads, listProviders, resolveDevice } from '../engine/provider
 import { simdKernels } from '../engine/simd.js';
 import { imageKernels } from '../data/image-kernels.js';
 import { dinotrainVersion, packageVersion } from '../util/version.js';
+import { simdEnabled } from '../util/wasm-simd.js';
 
 export function doctorReport(): Record<string, unknown> {
   const choice = resolveDevice('auto');
@@ -26,7 +27,7 @@ export function doctorReport(): Record<string, unknown> {
 }
 
 function simdStatus(): string {
-  if (process.env.DINOTRAIN_SIMD === '0') return 'off (DINOTRAIN_SIMD=0: JS loops)';
+  if (!simdEnabled()) return 'off (DINOTRAIN_SIMD=0: JS loops)';
   return simdKernels(16) && imageKernels(16) ? 'yes' : 'no (this runtime has no WebAssembly SIMD: JS loops)';
 }
 

@@ -5,6 +5,7 @@ import { positiveInt, rgbTriple } from '../embed/cli-options.js';
 import { embedFolder } from '../embed/embed-folder.js';
 import { progressLine } from '../embed/progress.js';
 import { formatFromPath, writeEmbeddings } from '../embed/write-embeddings.js';
+import { checkWritable } from '../util/write-file.js';
 
 export function embedCommand() {
   return new Command('embed')
@@ -21,7 +22,8 @@ export function embedCommand() {
     .option('--std <r,g,b>', "normalisation std (overrides the model's metadata)", rgbTriple('std'))
     .option('--quiet', 'no progress output')
     .action(async (opts) => {
-      formatFromPath(opts.out); // a bad extension fails before any work
+      formatFromPath(opts.out); // a bad extension or an unwritable place fails before any work
+      await checkWritable(opts.out, 'embeddings');
       const progress = opts.quiet ? undefined : progressLine('embed');
       const result = await embedFolder(opts.model, opts.data, {
         batchSize: opts.batchSize,
@@ -35,6 +37,7 @@ export function embedCommand() {
       const written = await writeEmbeddings(opts.out, result.files, result.data, result.dim);
       const { info, timing } = result;
       for (const note of info.notes) process.stderr.write(`note: ${note}\n`);
+      for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
       progress?.finish(
         `embedded ${result.files.length} images (dim ${result.dim}, ${info.height}x${info.width}, ${result.providers[0]})` +
           `${result.skipped.length ? `, skipped ${result.skipped.length} unreadable` : ''} in ${(timing.totalMs / 1000).toFixed(1)} s ` +

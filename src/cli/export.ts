@@ -3,7 +3,8 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { positiveInt } from '../embed/cli-options.js';
 import { defaultThreads } from '../engine/providers.js';
-import { BACKBONE_PARTS } from '../export/checkpoint-backbone.js';
+import { METHODS } from '../methods/index.js';
+import { BACKBONE_PARTS } from '../models/weights.js';
 import { EXPORT_FORMATS, exportCheckpoint } from '../export/export-checkpoint.js';
 import { formatVerifyReport } from '../export/verify.js';
 
@@ -13,7 +14,7 @@ export function exportCommand() {
     .requiredOption('--checkpoint <dir>', 'checkpoint directory, e.g. runs/exp1/checkpoints/last')
     .requiredOption('--out <file>', 'output file (.onnx or .safetensors)')
     .addOption(new Option('--format <format>', 'output format (default: from the --out extension)').choices(EXPORT_FORMATS))
-    .addOption(new Option('--part <part>', 'network to export (default: teacher for dino/dinov2, student for simclr)').choices(BACKBONE_PARTS))
+    .addOption(new Option('--part <part>', `network to export (default: the method's, ${METHODS.map((m) => `${m.exportPart} for ${m.name}`).join(', ')})`).choices(BACKBONE_PARTS))
     .option('--image-size <px>', "ONNX input size (default: the checkpoint's global crop size)", positiveInt('image-size'))
     .option('--opset <n>', 'ONNX opset: 18, or 17 for older runtimes', positiveInt('opset'), 18)
     .option('--dynamic-batch', 'symbolic batch dimension', true)

@@ -1,5 +1,6 @@
 // The dinotrain program: one subcommand per file; errors a user can cause print one clear message.
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { methodNames } from '../methods/index.js';
 import { UserError } from '../util/errors.js';
 import { dinotrainVersion } from '../util/version.js';
 import { doctorCommand } from './doctor.js';
@@ -11,7 +12,7 @@ import { previewCommand } from './preview.js';
 
 export function buildProgram() {
   const program = new Command('dinotrain')
-    .description('Self-supervised pretraining of vision backbones (DINO, DINOv2, SimCLR) on ONNX Runtime')
+    .description(`Self-supervised pretraining of vision backbones (${methodNames.join(', ')}) on ONNX Runtime`)
     .version(dinotrainVersion)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

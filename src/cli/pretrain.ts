@@ -2,7 +2,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import YAML from 'yaml';
 import { resolvePretrainConfig, readConfigFile } from '../config/load.js';
-import { methodNames } from '../config/methods.js';
+import { DEFAULT_METHOD, METHODS, methodNames } from '../methods/index.js';
 import { devices } from '../engine/providers.js';
 import { UserError } from '../util/errors.js';
 
@@ -30,7 +30,7 @@ export function pretrainCommand() {
     .option('-c, --config <file>', 'YAML or JSON config file (flags override it)')
     .option('--data <dir>', 'folder of images (searched recursively)')
     .option('--out <dir>', 'output folder (checkpoints, logs, exported models)')
-    .addOption(new Option('--method <name>', 'self-supervised method').choices(methodNames))
+    .addOption(new Option('--method <name>', `self-supervised method (default ${DEFAULT_METHOD}): ${METHODS.map((m) => `${m.name}: ${m.description}`).join('; ')}`).choices(methodNames))
     .option('--model <name>', 'backbone, e.g. vit-tiny/16, vit-small/14, vit-base/16-reg4, resnet18, resnet50')
     .option('--epochs <n>', 'passes over the data', int('epochs'))
     .option('--steps <n>', 'optimizer steps (overrides --epochs)', int('steps'))
@@ -87,7 +87,7 @@ export function pretrainCommand() {
         return;
       }
       const { runPretrain } = await import('../train/run.js');
-      await runPretrain(cfg, { logFormat: opts.logFormat });
+      await runPretrain(cfg, { logFormat: opts.logFormat, configFile: opts.config });
     });
 }
 

@@ -2,12 +2,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import YAML from 'yaml';
+import { DEFAULT_DECODE_MEMORY_BYTES, DEFAULT_MAX_IMAGE_PIXELS } from '../data/bounded-decode.js';
 import { UserError } from '../util/errors.js';
 import { formatIssues } from './errors.js';
+import { DEFAULT_METHOD, methodNamed } from '../methods/index.js';
+import type { MethodDefinition } from '../methods/definition.js';
 import { deepMerge, isPlainObject } from './merge.js';
-import { defaultModel, methodNames, type MethodName } from './methods.js';
-import { methodArgsSchemas, pretrainSchema, type PretrainConfig } from './schema.js';
-import { transformPresets } from './transforms.js';
+import { pretrainSchema, type PretrainConfig } from './schema.js';
 
 export function readConfigFile(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new UserError(`config file not found: ${path}`);
@@ -23,24 +24,27 @@ export function readConfigFile(path: string): Record<string, unknown> {
   return parsed;
 }
 
-function presetFor(method: MethodName): Record<string, unknown> {
+function presetFor(method: MethodDefinition): Record<string, unknown> {
   return {
-    method,
-    model: defaultModel[method],
+    method: method.name,
+    model: method.defaultModel,
     batch_size: 64,
     seed: 0,
     num_workers: 8,
     augment_workers: 'auto',
     prefetch_batches: 2,
+    max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
+    decode_memory_mb: DEFAULT_DECODE_MEMORY_BYTES / 2 ** 20,
     log_every: 10,
     resume: false,
     overwrite: false,
     device: 'auto',
-    drop_path_rate: method === 'dinov2' ? 0.1 : 0,
+    drop_path_rate: 0,
     method_args: {},
     optim: {},
-    transforms: transformPresets[method],
+    transforms: method.transforms,
     loggers: {},
+    ...method.settings,
   };
 }
 
@@ -49,12 +53,9 @@ function presetFor(method: MethodName): Record<string, unknown> {
  * @param flags config keys set on the command line (undefined = not set)
  */
 export function resolvePretrainConfig(fileConfig: Record<string, unknown>, flags: Record<string, unknown>): PretrainConfig {
-  const method = (flags.method ?? fileConfig.method ?? 'dino') as MethodName;
-  if (!methodNames.includes(method)) {
-    throw new UserError(`method: unknown method '${String(method)}'; valid methods: ${methodNames.join(', ')}`);
-  }
+  const method = methodNamed(String(flags.method ?? fileConfig.method ?? DEFAULT_METHOD));
   const merged = deepMerge(deepMerge(presetFor(method), fileConfig), flags);
-  const schema = pretrainSchema.extend({ method_args: methodArgsSchemas[method] });
+  const schema = pretrainSchema.extend({ method_args: method.args });
   const result = schema.safeParse(merged);
   if (!result.success) {
     const lines = formatIssues(result.error.issues, schema, merged);

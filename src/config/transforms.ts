@@ -1,8 +1,9 @@
-// The `transforms` section of the pretrain config: multi-crop views and their augmentations.
-// Keys are snake_case like LightlyTrain's. The lead's config loader deep-merges a user's overrides
-// onto `transformPresets[method]` and validates the result with `transformsSchema`.
+// The `transforms` section of the pretrain config: multi-crop views and their augmentations. Keys are snake_case
+// like LightlyTrain's. Each method brings its preset (MethodDefinition.transforms); a config's `transforms` keys
+// are deep-merged over it and the result validated with `transformsSchema`.
 import { z } from 'zod';
 import { UserError } from '../util/errors.js';
+import { deepMerge } from './merge.js';
 
 const probability = z.number().min(0).max(1);
 
@@ -92,63 +93,9 @@ export const IMAGENET_NORMALIZE = {
   std: [0.229, 0.224, 0.225] as [number, number, number],
 };
 
-const dino: TransformsConfig = {
-  global: { size: 224, count: 2, scale: [0.14, 1], ratio: [3 / 4, 4 / 3] },
-  local: { size: 96, count: 6, scale: [0.05, 0.14], ratio: [3 / 4, 4 / 3] },
-  flip_p: 0.5,
-  jitter: { p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 },
-  grayscale_p: 0.2,
-  blur: { sigma: [0.1, 2], p_global: [1.0, 0.1], p_local: 0.5, kernel_size: 0 },
-  solarize: { p_global: [0, 0.2], p_local: 0, threshold: 0.5 },
-  normalize: IMAGENET_NORMALIZE,
-};
-
-const dinov2: TransformsConfig = {
-  ...dino,
-  global: { size: 224, count: 2, scale: [0.32, 1], ratio: [3 / 4, 4 / 3] },
-  local: { size: 98, count: 8, scale: [0.05, 0.32], ratio: [3 / 4, 4 / 3] },
-};
-
-const simclr: TransformsConfig = {
-  global: { size: 224, count: 2, scale: [0.08, 1], ratio: [3 / 4, 4 / 3] },
-  local: { size: 96, count: 0, scale: [0.05, 0.14], ratio: [3 / 4, 4 / 3] },
-  flip_p: 0.5,
-  jitter: { p: 0.8, brightness: 0.8, contrast: 0.8, saturation: 0.8, hue: 0.2 },
-  grayscale_p: 0.2,
-  blur: { sigma: [0.1, 2], p_global: [0.5, 0.5], p_local: 0.5, kernel_size: 0 },
-  solarize: { p_global: [0, 0], p_local: 0, threshold: 0.5 },
-  normalize: IMAGENET_NORMALIZE,
-};
-
-export type TransformPresetName = 'dino' | 'dinov2' | 'simclr';
-
-/** Defaults per method, as LightlyTrain's. Treat as read-only: deepMerge copies. */
-export const transformPresets: Record<TransformPresetName, TransformsConfig> = { dino, dinov2, simclr };
-
-/** A user's partial override of a section (any depth; arrays replace whole). */
-export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * Returns a new object: `override`'s values over `base`'s, recursing into plain objects.
- * Arrays and scalars replace; `undefined` in the override keeps the base value. Inputs are not modified.
- */
-export function deepMerge<T>(base: T, override: unknown): T {
-  if (override === undefined) return structuredClone(base);
-  if (!isPlainObject(base) || !isPlainObject(override)) return structuredClone(override) as T;
-  const out: Record<string, unknown> = structuredClone(base);
-  for (const [key, value] of Object.entries(override)) {
-    out[key] = key in out ? deepMerge(out[key], value) : structuredClone(value);
-  }
-  return out as T;
-}
-
-/** The preset of `method` with `override` merged on top, validated; a UserError naming the bad keys otherwise. */
-export function resolveTransforms(method: TransformPresetName, override?: unknown): TransformsConfig {
-  const result = transformsSchema.safeParse(deepMerge(transformPresets[method], override));
+/** `preset` with `override` merged on top, validated; a UserError naming the bad keys otherwise. */
+export function resolveTransforms(preset: TransformsConfig, override?: unknown): TransformsConfig {
+  const result = transformsSchema.safeParse(deepMerge(preset, override));
   if (!result.success) {
     throw new UserError(`Invalid transforms config:\n${z.prettifyError(result.error).replace(/→ at /g, '→ at transforms.')}`);
   }

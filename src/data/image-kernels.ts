@@ -1,7 +1,7 @@
 // WebAssembly SIMD kernels for the per-view image ops (util/wasm-simd.ts), over one growable scratch memory per
 // thread (each augmentation worker has its own). Views are small (a few hundred KB), so copying one in and out
 // costs far less than the JS loops these replace.
-import { F32, I32, instantiateKernels, op, v, V128, type Kernel, type Lane } from '../util/wasm-simd.js';
+import { F32, I32, instantiateKernels, op, simdEnabled, v, V128, type Kernel, type Lane } from '../util/wasm-simd.js';
 
 // taps0(o, a, count, w): o = w·a
 const TAPS0: Kernel = {
@@ -173,7 +173,7 @@ export function setImageKernels(enabled: boolean): void {
 export function imageKernels(floats: number): ImageKernels | null {
   if (current === null) return null;
   if (current && current.f32.length >= floats) return current;
-  if (process.env.DINOTRAIN_SIMD === '0') return (current = null);
+  if (!simdEnabled()) return (current = null);
   // grow by doubling, so a run with a few sizes of views settles on one memory
   const inst = instantiateKernels(KERNELS, 4 * Math.max(floats, 2 * (current?.f32.length ?? 0), 1 << 16));
   if (!inst) return (current = null);

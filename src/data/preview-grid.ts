@@ -2,7 +2,7 @@
 // global crop) then every view the method's augmentation makes of it, denormalised to 8-bit,
 // local views at their own smaller size, centred vertically.
 import sharp from 'sharp';
-import { resolveTransforms, type TransformPresetName, type TransformsConfig } from '../config/transforms.js';
+import type { TransformsConfig } from '../config/transforms.js';
 import { configureSharp } from './decode.js';
 import { DataLoader } from './loader.js';
 import { denormalizeToRgb, type Normalization } from './normalize.js';
@@ -64,9 +64,8 @@ async function thumbnail(path: string, side: number): Promise<GridCell> {
 export interface PreviewGridOptions {
   /** An image folder (scanned) or an already scanned list. */
   data: string | ImageFileList;
-  method: TransformPresetName;
-  /** Partial `transforms` config deep-merged over the method's preset (a full one works too). */
-  transforms?: unknown;
+  /** the views to render (a method's preset with a config's overrides: resolveTransforms) */
+  transforms: TransformsConfig;
   seed?: number;
   /** Rows (images), default 4. */
   images?: number;
@@ -80,7 +79,7 @@ export interface PreviewGridOptions {
  * the first training batch with that seed holds for them.
  */
 export async function renderPreviewGrid(options: PreviewGridOptions): Promise<Buffer> {
-  const transforms: TransformsConfig = resolveTransforms(options.method, options.transforms);
+  const { transforms } = options;
   const files = typeof options.data === 'string' ? await scanImageFolder(options.data) : options.data;
   const count = Math.max(1, Math.min(options.images ?? 4, files.length));
   const loader = new DataLoader({

@@ -2,6 +2,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { defaultThreads, resolveDevice, type Device } from '../engine/providers.js';
+import { createSession } from '../engine/session.js';
 import { UserError } from '../util/errors.js';
 import { INPUT_NAME, OUTPUT_NAME, resolveBackboneInfo, type BackboneInfo, type BackboneOverrides } from './backbone-info.js';
 import { readModelMetadata } from './model-metadata.js';
@@ -60,13 +61,7 @@ export async function openBackbone(model: Uint8Array | string, opts: OpenBackbon
   if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a positive integer, got ${opts.threads}`);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, {
-      executionProviders: choice.providers,
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-    });
+    session = await createSession(bytes, { providers: choice.providers, threads }, { logSeverityLevel: 3 });
   } catch (err) {
     throw new UserError(`not a dinotrain backbone: ONNX Runtime cannot load ${label}: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -1,8 +1,9 @@
 // Writes embeddings as CSV (header file,e0..), JSON Lines ({file, embedding}) or .npy + a file list.
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { encodeNpyFloat32 } from './npy.js';
+import { writeFileAtomic } from '../util/write-file.js';
+import { encodeNpyFloat32 } from '../formats/npy.js';
 
 export type EmbeddingFormat = 'csv' | 'jsonl' | 'npy';
 
@@ -65,34 +66,24 @@ function* jsonlChunks(files: string[], data: Float32Array, dim: number): Generat
   }
 }
 
-/** Written to a temporary name and renamed, so a failed write never leaves a half file under `path`. */
-async function writeAtomic(path: string, chunks: Iterable<string | Uint8Array>): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fh = await open(tmp, 'w');
-    try {
-      for (const c of chunks) await fh.write(typeof c === 'string' ? Buffer.from(c) : c);
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw new UserError(`cannot write ${path}: ${(err as Error).message}`);
-  }
-}
-
-/** Returns the paths written. */
+/**
+ * Each file is written whole under a temporary name, synced and renamed (writeFileAtomic): a failure (a full disk)
+ * leaves no partial file and names the path. Returns the paths written.
+ */
 export async function writeEmbeddings(out: string, files: string[], data: Float32Array, dim: number): Promise<string[]> {
   const format = formatFromPath(out);
-  await mkdir(dirname(out), { recursive: true }).catch(() => undefined); // a failure surfaces in writeAtomic
-  if (format === 'csv') await writeAtomic(out, csvChunks(files, data, dim));
-  else if (format === 'jsonl') await writeAtomic(out, jsonlChunks(files, data, dim));
+  const opts = { durable: true, what: 'embeddings' };
+  if (format === 'csv') await writeFileAtomic(out, csvChunks(files, data, dim), opts);
+  else if (format === 'jsonl') await writeFileAtomic(out, jsonlChunks(files, data, dim), opts);
   else {
     if (files.some((f) => /[\r\n]/.test(f))) throw new UserError('a file name contains a line break; it cannot be listed in the .npy sidecar (use .jsonl)');
-    await writeAtomic(out, [encodeNpyFloat32(data, [files.length, dim])]);
+    await writeFileAtomic(out, encodeNpyFloat32(data, [files.length, dim]), opts);
     const list = npyFileListPath(out);
-    await writeAtomic(list, [files.map((f) => `${f}\n`).join('')]);
+    // an .npy without its row names is of no use: it goes when its list cannot be written
+    await writeFileAtomic(list, files.map((f) => `${f}\n`).join(''), opts).catch(async (err) => {
+      await rm(out, { force: true });
+      throw err;
+    });
     return [out, list];
   }
   return [out];

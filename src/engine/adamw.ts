@@ -1,9 +1,8 @@
 // AdamW as torch.optim.AdamW (decoupled weight decay, bias correction), one fused loop over the flat buffers.
 // Per parameter: lr = base lr * lrScale (a PyTorch param group per scale), decay only where the spec allows it.
-// The loop runs as a WebAssembly SIMD kernel where available (float32 arithmetic, as torch; ~6x faster than the JS
-// loop, which stays as the fallback). When the parameters live in a SimdArena (a training run's), the moments are
-// allocated there too and the kernel runs in place on parameters and gradients; otherwise the moments live in the
-// kernel's own memory and the parameters and gradients are copied in and the parameters back out each step.
+// Two paths, same formula: a WebAssembly SIMD kernel (float32 arithmetic, as torch; ~6x faster) that runs in place
+// where the parameters, gradients and moments share a SimdArena (a training run's: the moments are allocated there),
+// and the plain JS loop, the reference, everywhere else.
 import {
   type FlatLayout,
   FlatTensors,
@@ -15,7 +14,8 @@ import {
   stepCountsFromTensors,
   stepCountsToTensors,
 } from './param-store.js';
-import { FLUSH, kernelsHolding, type SimdRegions, simdRegions } from './simd.js';
+import { simdEnabled } from '../util/wasm-simd.js';
+import { FLUSH, kernelsHolding } from './simd.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -45,8 +45,6 @@ export class AdamW implements Optimizer {
   private readonly lrScale: Float64Array;
   private readonly decays: Uint8Array;
   private readonly frozen: Uint8Array;
-  /** regions: parameters and gradients (staging), m, v; null when the arena holds the moments (or no SIMD) */
-  private readonly simd: SimdRegions | null;
   private readonly useSimd: boolean;
 
   constructor(
@@ -58,14 +56,12 @@ export class AdamW implements Optimizer {
     [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.layout = params.layout;
-    this.useSimd = options.simd ?? process.env.DINOTRAIN_SIMD !== '0';
-    // both moments in the arena, or both in the staging kernels' memory (never one of each)
+    this.useSimd = options.simd ?? simdEnabled();
+    // both moments in the arena (the kernel path) or neither (the JS path)
     const am = this.useSimd ? params.arena?.alloc(this.layout.total) : null;
     const av = am ? params.arena!.alloc(this.layout.total) : null;
-    const inArena = am && av ? [am, av] : null;
-    this.simd = inArena ? null : simdRegions(this.layout.total, 4, this.useSimd);
-    this.m = new FlatTensors(this.layout, inArena?.[0] ?? this.simd?.regions[2]);
-    this.v = new FlatTensors(this.layout, inArena?.[1] ?? this.simd?.regions[3]);
+    this.m = new FlatTensors(this.layout, av ? am! : undefined);
+    this.v = new FlatTensors(this.layout, av ?? undefined);
     const n = this.layout.names.length;
     this.steps = new Float64Array(n);
     this.lrScale = Float64Array.from(params.specs, (s) => s.lrScale ?? 1);
@@ -80,14 +76,8 @@ export class AdamW implements Optimizer {
   step(grads: Float32Array, gradScale = 1): void {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
-    const inPlace = this.useSimd ? kernelsHolding(this.params.flat, grads, this.m.flat, this.v.flat) : null;
-    const simd = inPlace ? null : this.simd;
-    const [p, g, m, v] = inPlace ? [this.params.flat, grads, this.m.flat, this.v.flat] : (simd?.regions ?? []);
-    const kernels = inPlace ?? simd?.kernels;
-    if (simd) {
-      p.set(this.params.flat);
-      g.set(grads);
-    }
+    const [p, g, m, v] = [this.params.flat, grads, this.m.flat, this.v.flat];
+    const kernels = this.useSimd ? kernelsHolding(p, g, m, v) : null;
     const { beta1: b1, beta2: b2, eps } = this;
     for (let i = 0; i < offsets.length; i++) {
       if (this.frozen[i]) continue;
@@ -100,15 +90,14 @@ export class AdamW implements Optimizer {
         const o = 4 * offsets[i];
         kernels.adamw(p.byteOffset + o, m.byteOffset + o, v.byteOffset + o, g.byteOffset + o, sizes[i], keep, stepSize, invSqrtBc2, b1, 1 - b1, b2, 1 - b2, eps, gradScale);
       } else {
-        adamwRange(this.params.flat, this.m.flat, this.v.flat, grads, offsets[i], offsets[i] + sizes[i], keep, stepSize, invSqrtBc2, b1, b2, eps, gradScale);
+        adamwRange(p, m, v, g, offsets[i], offsets[i] + sizes[i], keep, stepSize, invSqrtBc2, b1, b2, eps, gradScale);
       }
     }
-    if (simd) this.params.flat.set(p);
   }
 
-  /** true when the step runs as the WebAssembly SIMD kernel (for gradients in the arena, when there is one) */
+  /** true when the step runs as the WebAssembly SIMD kernel (for gradients in the arena) */
   get usesSimd(): boolean {
-    return this.simd !== null || (this.useSimd && kernelsHolding(this.params.flat, this.m.flat, this.v.flat) !== null);
+    return this.useSimd && kernelsHolding(this.params.flat, this.m.flat, this.v.flat) !== null;
   }
 
   /** Tensors 'm.<name>', 'v.<name>' (views, not copies) and 'step.<name>'. */

@@ -33,7 +33,7 @@ function scale(g: Float32Array, start: number, end: number, c: number): void {
 
 /**
  * torch.nn.utils.clip_grad_norm_(params, maxNorm): scales all gradients by maxNorm / (norm + 1e-6) when that is below
- * 1 and returns the pre-clip global L2 norm. Pass a subarray to clip one module (see FlatLayout.spanOf).
+ * 1 and returns the pre-clip global L2 norm.
  * A non-finite norm is returned and nothing is scaled: the caller's NaN guard decides what to do with the step.
  */
 export function clipGlobalNorm(grads: Float32Array, maxNorm: number): number {

@@ -1,11 +1,14 @@
 // A network's values outside the graph: the trainable parameters (one flat ParamStore the optimizer updates) and
 // its buffers (BatchNorm running statistics, the fixed weight-norm gain), both keyed by timm/torchvision names.
-import { numelOfSpecs, ParamStore, type ParamSpec as StoreSpec } from '../engine/param-store.js';
-import { SimdArena } from '../engine/simd.js';
+// trainingNetworks() makes the networks of one training run (student, EMA teacher, gradients) and decides where
+// their memory lives; methods never see that choice.
 import { updateRunningStats } from '../models/layers/batch-norm.js';
-import { initParams, numelOf, type ParamSpec } from '../models/params.js';
+import { initParams, type ParamSpec } from '../models/params.js';
+import type { SerializedTensor } from '../models/weights.js';
 import type { Rng } from '../util/rng.js';
-import type { SerializedTensor } from './method.js';
+import { numel } from '../util/shape.js';
+import { type FlatTensors, numelOfAll, ParamStore, type TrainableTensor } from './param-store.js';
+import { SimdArena } from './simd.js';
 
 export class Network {
   readonly params: ParamStore;
@@ -17,27 +20,20 @@ export class Network {
     lrScale: (p: ParamSpec) => number = () => 1,
     arena: SimdArena | null = null,
   ) {
-    const trainable: StoreSpec[] = specs
+    const trainable: TrainableTensor[] = specs
       .filter((p) => p.trainable)
       .map((p) => ({ name: p.name, shape: p.shape, weightDecay: p.weightDecay, lrScale: lrScale(p) }));
     this.params = new ParamStore(trainable, new Map(trainable.map((p) => [p.name, values.get(p.name)!])), undefined, arena);
     this.buffers = new Map(specs.filter((p) => !p.trainable).map((p) => [p.name, Float32Array.from(values.get(p.name)!)]));
   }
 
-  /**
-   * Initial values from the specs' init rules. With `arena`, the parameters (and later the teacher clone, gradients
-   * and optimizer state) live in one SIMD kernel memory: see trainingArena.
-   */
-  static init(specs: readonly ParamSpec[], rng: Rng, lrScale?: (p: ParamSpec) => number, arena: SimdArena | null = null): Network {
-    return new Network(specs, initParams(specs, rng), lrScale, arena);
-  }
-
-  /** An independent copy with the same values (the EMA teacher starts as the student). */
+  /** An independent copy with the same values, in the same memory (the EMA teacher starts as the student). */
   clone(): Network {
     const values = new Map<string, Float32Array>();
     for (const [name, view] of this.params.toMap()) values.set(name, Float32Array.from(view.data));
     for (const [name, data] of this.buffers) values.set(name, Float32Array.from(data));
-    return new Network(this.specs, values, (p) => this.params.specs.find((s) => s.name === p.name)?.lrScale ?? 1, this.params.arena);
+    const scales = new Map(this.params.specs.map((s) => [s.name, s.lrScale ?? 1]));
+    return new Network(this.specs, values, (p) => scales.get(p.name) ?? 1, this.params.arena);
   }
 
   /** Value of a parameter or buffer by name. */
@@ -70,14 +66,30 @@ export class Network {
   }
 
   get parameterCount(): number {
-    return this.specs.filter((p) => p.trainable).reduce((n, p) => n + numelOf(p.shape), 0);
+    return this.specs.filter((p) => p.trainable).reduce((n, p) => n + numel(p.shape), 0);
   }
 }
 
+/** The networks a method trains: the student, its gradients, and an EMA teacher where the method has one. */
+export interface TrainingNetworks {
+  student: Network;
+  grads: FlatTensors;
+  teacher?: Network;
+}
+
 /**
- * The kernel memory for a training run of a network with these specs: student and teacher parameters, gradients and
- * up to two optimizer moments (AdamW), so the optimizer and EMA run in place. Null without WebAssembly SIMD.
+ * A training run's networks from their specs, seeded. Student and teacher parameters, gradients and the optimizer's
+ * state (allocated later from student.params) share one SIMD kernel memory where the runtime has WebAssembly SIMD,
+ * so the optimizer, the EMA and clipping run in place on them; elsewhere they are plain arrays and the same maths
+ * runs as JS loops.
  */
-export function trainingArena(specs: readonly ParamSpec[]): SimdArena | null {
-  return SimdArena.create(5 * numelOfSpecs(specs.filter((p) => p.trainable)) + 64);
+export function trainingNetworks(
+  specs: readonly ParamSpec[],
+  rng: Rng,
+  opts: { teacher?: boolean; lrScale?: (p: ParamSpec) => number } = {},
+): TrainingNetworks {
+  // student, teacher, gradients and up to two optimizer moments (AdamW)
+  const arena = SimdArena.create(5 * numelOfAll(specs.filter((p) => p.trainable)) + 64);
+  const student = new Network(specs, initParams(specs, rng), opts.lrScale, arena);
+  return { student, grads: student.params.createGradients(), teacher: opts.teacher ? student.clone() : undefined };
 }

@@ -1,9 +1,11 @@
 // Named parameters held in one flat Float32Array: each parameter is a subarray view, so optimizers, EMA and clipping
 // run as single loops over the flat buffer while ORT sees one tensor per parameter (views, no copies).
 import { UserError } from '../util/errors.js';
+import { numel } from '../util/shape.js';
 import type { SimdArena } from './simd.js';
 
-export interface ParamSpec {
+/** A tensor the optimizer updates: its name and shape, and how the optimizer treats it. */
+export interface TrainableTensor {
   /** PyTorch/timm name, e.g. 'blocks.0.attn.qkv.weight'. */
   name: string;
   shape: readonly number[];
@@ -14,14 +16,8 @@ export interface ParamSpec {
 }
 
 /** Floats a flat buffer of these tensors takes. */
-export function numelOfSpecs(specs: readonly { shape: readonly number[] }[]): number {
-  return specs.reduce((n, s) => n + numel(s.shape), 0);
-}
-
-export function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
+export function numelOfAll(tensors: readonly { shape: readonly number[] }[]): number {
+  return tensors.reduce((n, s) => n + numel(s.shape), 0);
 }
 
 /** Where each named tensor sits in a flat buffer. Shared by parameters, gradients and optimizer moments. */
@@ -65,19 +61,6 @@ export class FlatLayout {
     const i = this.index.get(name);
     if (i === undefined) throw new Error(`unknown parameter '${name}'`);
     return i;
-  }
-
-  /**
-   * The flat range [start, end) holding every tensor whose name starts with `prefix` (e.g. 'head.' to clip one module's
-   * gradients, as DINOv2 does per module). Those tensors must be contiguous.
-   */
-  spanOf(prefix: string): { start: number; end: number } {
-    const hits = this.names.flatMap((n, i) => (n.startsWith(prefix) ? [i] : []));
-    if (hits.length === 0) throw new Error(`no parameter starts with '${prefix}'`);
-    const first = hits[0];
-    const last = hits[hits.length - 1];
-    if (last - first + 1 !== hits.length) throw new Error(`parameters starting with '${prefix}' are not contiguous`);
-    return { start: this.offsets[first], end: this.offsets[last] + this.sizes[last] };
   }
 
   /** One subarray view per tensor, in layout order. */
@@ -167,20 +150,20 @@ export class FlatTensors {
 
 /** The trainable parameters: values, plus what the optimizer needs per tensor (decay mask, lr scale). */
 export class ParamStore extends FlatTensors {
-  readonly specs: readonly ParamSpec[];
+  readonly specs: readonly TrainableTensor[];
 
   /**
    * @param init initial values by name; each must have the parameter's size. Parameters not in the map start at 0
    *   (biases); names in the map that are not parameters are a programming error.
    */
   constructor(
-    specs: readonly ParamSpec[],
+    specs: readonly TrainableTensor[],
     init?: ReadonlyMap<string, ArrayLike<number>>,
     flat?: Float32Array,
     /** where this store, its clones, its gradients and its optimizer's state are allocated (when there is room) */
     readonly arena: SimdArena | null = null,
   ) {
-    super(new FlatLayout(specs), flat ?? arena?.alloc(numelOfSpecs(specs)) ?? undefined);
+    super(new FlatLayout(specs), flat ?? arena?.alloc(numelOfAll(specs)) ?? undefined);
     this.specs = specs.map((s) => ({ ...s, shape: [...s.shape], lrScale: s.lrScale ?? 1 }));
     for (const s of this.specs) {
       if (!(s.lrScale! >= 0) || !Number.isFinite(s.lrScale!)) throw new Error(`parameter '${s.name}' has invalid lrScale ${s.lrScale}`);

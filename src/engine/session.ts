@@ -42,14 +42,22 @@ export function sessionOptions(opts: SessionOptions): ort.InferenceSession.Sessi
 
 let savedModels = 0;
 
-/** DINOTRAIN_SAVE_MODELS=dir writes every session's model there (NN-<bytes>.onnx) for inspection, e.g. in Netron. */
-export async function createSession(model: Uint8Array, opts: SessionOptions): Promise<ort.InferenceSession> {
+/**
+ * Every ONNX Runtime session dinotrain opens (training graphs, exports, embed, eval) is made here, with the options
+ * above; `overrides` are ORT options for the rare caller that needs another (e.g. no graph optimisation in a test).
+ * DINOTRAIN_SAVE_MODELS=dir writes every session's model there (NN-<bytes>.onnx) for inspection, e.g. in Netron.
+ */
+export async function createSession(
+  model: Uint8Array,
+  opts: SessionOptions,
+  overrides: ort.InferenceSession.SessionOptions = {},
+): Promise<ort.InferenceSession> {
   const dir = process.env.DINOTRAIN_SAVE_MODELS;
   if (dir) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${String(savedModels++).padStart(2, '0')}-${model.byteLength}.onnx`), model);
   }
-  return ort.InferenceSession.create(model, sessionOptions(opts));
+  return ort.InferenceSession.create(model, { ...sessionOptions(opts), ...overrides });
 }
 
 /**

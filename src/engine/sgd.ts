@@ -1,7 +1,7 @@
 // SGD with momentum as torch.optim.SGD (coupled weight decay, dampening 0, no Nesterov), and LARS as in SimCLR's
 // reference LARSOptimizer (momentum buffer holds lr-scaled steps; trust ratio eta*|w|/|g|, none for bias/BN).
-// The update runs as a WebAssembly SIMD kernel where available (as AdamW: the momentum lives in the kernel's memory,
-// parameters and gradients are copied in, parameters out); LARS's per-layer norms stay in JS.
+// As AdamW: a WebAssembly SIMD kernel in place where parameters, gradients and the momentum share a SimdArena, the JS
+// loop (the reference) elsewhere; LARS's per-layer norms stay in JS.
 import {
   type FlatLayout,
   FlatTensors,
@@ -13,7 +13,8 @@ import {
   stepCountsFromTensors,
   stepCountsToTensors,
 } from './param-store.js';
-import { FLUSH, kernelsHolding, type SimdRegions, simdRegions } from './simd.js';
+import { simdEnabled } from '../util/wasm-simd.js';
+import { FLUSH, kernelsHolding } from './simd.js';
 
 export interface SgdOptions {
   lr: number;
@@ -40,8 +41,6 @@ export class SGD implements Optimizer {
   private readonly lrScale: Float64Array;
   private readonly decays: Uint8Array;
   private readonly frozen: Uint8Array;
-  /** regions: parameters and gradients (staging), momentum; null when the arena holds the momentum (or no SIMD) */
-  private readonly simd: SimdRegions | null;
   private readonly useSimd: boolean;
 
   constructor(
@@ -54,10 +53,9 @@ export class SGD implements Optimizer {
     this.weightDecay = options.weightDecay ?? 0;
     this.eta = options.eta ?? 0.001;
     this.layout = params.layout;
-    this.useSimd = options.simd ?? process.env.DINOTRAIN_SIMD !== '0';
+    this.useSimd = options.simd ?? simdEnabled();
     const inArena = this.useSimd ? params.arena?.alloc(this.layout.total) : null;
-    this.simd = inArena ? null : simdRegions(this.layout.total, 3, this.useSimd);
-    this.buf = new FlatTensors(this.layout, inArena ?? this.simd?.regions[2]);
+    this.buf = new FlatTensors(this.layout, inArena ?? undefined);
     const n = this.layout.names.length;
     this.steps = new Float64Array(n);
     this.lrScale = Float64Array.from(params.specs, (s) => s.lrScale ?? 1);
@@ -72,14 +70,8 @@ export class SGD implements Optimizer {
   step(grads: Float32Array, gradScale = 1): void {
     if (grads.length !== this.layout.total) throw new Error(`gradient buffer has ${grads.length} floats, expected ${this.layout.total}`);
     const { offsets, sizes } = this.layout;
-    const inPlace = this.useSimd ? kernelsHolding(this.params.flat, grads, this.buf.flat) : null;
-    const simd = inPlace ? null : this.simd;
-    const [p, g, b] = inPlace ? [this.params.flat, grads, this.buf.flat] : (simd?.regions ?? []);
-    const kernels = inPlace ?? simd?.kernels;
-    if (simd) {
-      p.set(this.params.flat);
-      g.set(grads);
-    }
+    const [p, g, b] = [this.params.flat, grads, this.buf.flat];
+    const kernels = this.useSimd ? kernelsHolding(p, g, b) : null;
     for (let i = 0; i < offsets.length; i++) {
       if (this.frozen[i]) continue;
       this.steps[i]++;
@@ -90,14 +82,13 @@ export class SGD implements Optimizer {
       // SGD: b = mu·b + (g + wd·p), p -= lr·b; LARS: b = mu·b + lr'·(g + wd·p), p -= b
       const [s, t] = this.kind === 'lars' ? [this.larsLr(grads, start, end, lr, wd, this.decays[i] === 1, gradScale), 1] : [1, lr];
       if (kernels) kernels.sgd(p.byteOffset + 4 * start, b.byteOffset + 4 * start, g.byteOffset + 4 * start, sizes[i], s, t, this.momentum, wd, gradScale);
-      else sgdRange(this.params.flat, this.buf.flat, grads, start, end, s, t, this.momentum, wd, gradScale);
+      else sgdRange(p, b, g, start, end, s, t, this.momentum, wd, gradScale);
     }
-    if (simd) this.params.flat.set(p);
   }
 
-  /** true when the step runs as the WebAssembly SIMD kernel (for gradients in the arena, when there is one) */
+  /** true when the step runs as the WebAssembly SIMD kernel (for gradients in the arena) */
   get usesSimd(): boolean {
-    return this.simd !== null || (this.useSimd && kernelsHolding(this.params.flat, this.buf.flat) !== null);
+    return this.useSimd && kernelsHolding(this.params.flat, this.buf.flat) !== null;
   }
 
   /** LARS's layer lr: lr·eta·|w|/|g + wd·w| for adapted layers, lr for the others (bias, norms). */

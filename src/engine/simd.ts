@@ -1,7 +1,7 @@
-// Optimizer loops (AdamW, SGD/LARS, EMA) as WebAssembly SIMD (f32x4) kernels (util/wasm-simd.ts). The flat buffers
-// are JS ArrayBuffers owned elsewhere, so callers copy them into the kernels' memory (one memcpy each); even so
-// AdamW runs ~6x and the EMA ~3x faster than in JS (docs/benchmarks.md). Arithmetic is float32, like torch's.
-import { F32, F64, I32, instantiateKernels, op, v, V128, type Kernel, type WasmMemory } from '../util/wasm-simd.js';
+// Optimizer loops (AdamW, SGD/LARS, EMA, the gradient norm) as WebAssembly SIMD (f32x4) kernels
+// (util/wasm-simd.ts), run in place on a training run's flat buffers, which live in the kernels' own memory (SimdArena).
+// AdamW runs ~6x and the EMA ~3x faster than the JS loops (docs/benchmarks.md). Arithmetic is float32, like torch's.
+import { F32, F64, I32, instantiateKernels, op, simdEnabled, v, V128, type Kernel, type WasmMemory } from '../util/wasm-simd.js';
 
 /** Moments below this are flushed to zero (float32 denormals make every later load of them slow on x86). */
 export const FLUSH = 1e-30;
@@ -124,24 +124,6 @@ export function simdKernels(bytes: number): SimdKernels | null {
   return { memory: inst.memory, adamw: fn('adamw'), ema: fn('ema'), sgd: fn('sgd'), sumsq: fn('sumsq') };
 }
 
-/** The kernels over one memory holding `count` 16-byte-aligned regions of `length` floats each. */
-export interface SimdRegions {
-  kernels: SimdKernels;
-  regions: Float32Array[];
-}
-
-/**
- * Kernels plus `count` regions of `length` floats (staging areas and optimizer state), or null when `enabled` is
- * false, DINOTRAIN_SIMD=0, or WebAssembly SIMD is unavailable (callers then run their JS loops).
- */
-export function simdRegions(length: number, count: number, enabled = process.env.DINOTRAIN_SIMD !== '0'): SimdRegions | null {
-  if (!enabled) return null;
-  const stride = Math.ceil(length / 4) * 4;
-  const kernels = simdKernels(4 * count * stride);
-  if (!kernels) return null;
-  return { kernels, regions: Array.from({ length: count }, (_, i) => new Float32Array(kernels.memory.buffer, 4 * i * stride, length)) };
-}
-
 const arenaKernels = new WeakMap<object, SimdKernels>();
 
 /**
@@ -157,7 +139,7 @@ export class SimdArena {
   private constructor(readonly kernels: SimdKernels) {}
 
   /** An arena of `floats` floats; null without WebAssembly SIMD, with DINOTRAIN_SIMD=0, or past wasm32's 4 GiB. */
-  static create(floats: number, enabled = process.env.DINOTRAIN_SIMD !== '0'): SimdArena | null {
+  static create(floats: number, enabled = simdEnabled()): SimdArena | null {
     if (!enabled) return null;
     const kernels = simdKernels(4 * floats);
     if (!kernels) return null;

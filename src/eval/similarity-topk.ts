@@ -1,7 +1,9 @@
-// The k most cosine-similar train rows for every val row: one MatMul + TopK graph in ONNX Runtime,
-// run over chunks of val rows so the [chunk, trainRows] similarity block stays bounded.
+// The k most cosine-similar train rows for every val row: one Gemm + TopK graph in ONNX Runtime, run over chunks of
+// val rows so the [chunk, trainRows] similarity block stays bounded.
 import * as ort from 'onnxruntime-node';
-import { createSession, int64Initializer, node, valueInfo } from './ort-graph.js';
+import { defaultThreads } from '../engine/providers.js';
+import { createSession } from '../engine/session.js';
+import { Graph, toBytes } from '../graph/index.js';
 
 /** Similarities materialised per chunk, at most this many floats (256 MB). */
 const MAX_BLOCK = 64 * 1024 * 1024;
@@ -14,17 +16,18 @@ export interface Neighbours {
   k: number;
 }
 
+function similarityTopK(n: number, dim: number, k: number): Uint8Array {
+  const g = new Graph({ name: 'similarity_topk' });
+  const sim = g.gemm(g.input('val', ['m', dim]), g.input('train', [n, dim]), null, { transB: true });
+  const { values, indices } = g.topK(sim, k, 1, true);
+  return toBytes(g, { values, indices }).bytes;
+}
+
 /** `val` [m, d] and `train` [n, d] are L2-normalised float32 rows; 1 <= k <= n. */
 export async function nearestNeighbours(val: Float32Array, train: Float32Array, dim: number, k: number): Promise<Neighbours> {
   const m = val.length / dim;
   const n = train.length / dim;
-  const session = await createSession({
-    name: 'similarity_topk',
-    node: [node('Gemm', ['val', 'train'], ['sim'], { transB: 1 }), node('TopK', ['sim', 'k'], ['values', 'indices'], { axis: 1, largest: 1, sorted: 1 })],
-    initializer: [int64Initializer('k', [k])],
-    input: [valueInfo('val', 'float32', ['m', dim]), valueInfo('train', 'float32', [n, dim])],
-    output: [valueInfo('values', 'float32', ['m', k]), valueInfo('indices', 'int64', ['m', k])],
-  });
+  const session = await createSession(similarityTopK(n, dim, k), { providers: ['cpu'], threads: defaultThreads() });
   try {
     const similarity = new Float32Array(m * k);
     const index = new Int32Array(m * k);

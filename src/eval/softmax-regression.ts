@@ -1,10 +1,12 @@
 // Multinomial logistic regression: logits = X W^T + b, loss = mean cross-entropy + (λ/2)·||W||²
-// (the bias is not decayed), fitted with L-BFGS. The data term and its gradient run as one float64
-// ONNX graph in ONNX Runtime (two GEMMs dominate); the decay term is added in JS.
+// (the bias is not decayed), fitted with L-BFGS. The data term and its gradient (by the graph's autodiff) run as
+// one float64 graph in ONNX Runtime (two GEMMs dominate); the decay term is added in JS.
 import * as ort from 'onnxruntime-node';
+import { defaultThreads } from '../engine/providers.js';
+import { createSession } from '../engine/session.js';
+import { Graph, toBytes } from '../graph/index.js';
 import { minimizeLbfgs, type LbfgsOptions, type Objective } from './lbfgs.js';
 import { dot } from './matrix.js';
-import { createSession, int64Initializer, node, valueInfo } from './ort-graph.js';
 
 export interface SoftmaxModel {
   /** [classes, dim] row-major, then [classes] biases. */
@@ -29,22 +31,13 @@ export interface SoftmaxProblem {
 export async function softmaxProblem(X: Float64Array, labels: ArrayLike<number>, dim: number, classes: number): Promise<SoftmaxProblem> {
   const n = labels.length;
   if (X.length !== n * dim) throw new Error(`softmax regression: X has ${X.length} values, expected ${n}x${dim}`);
-  const session = await createSession({
-    name: 'softmax_regression',
-    node: [
-      node('Gemm', ['X', 'W', 'b'], ['logits'], { transB: 1 }),
-      node('LogSoftmax', ['logits'], ['logp'], { axis: 1 }),
-      node('Mul', ['Y', 'logp'], ['ylogp']),
-      node('ReduceSum', ['ylogp'], ['loglik'], { keepdims: 0 }),
-      node('Exp', ['logp'], ['p']),
-      node('Sub', ['p', 'Y'], ['residual']),
-      node('Gemm', ['residual', 'X'], ['gW'], { transA: 1 }),
-      node('ReduceSum', ['residual', 'rows'], ['gb'], { keepdims: 0 }),
-    ],
-    initializer: [int64Initializer('rows', [0])],
-    input: [valueInfo('X', 'float64', [n, dim]), valueInfo('Y', 'float64', [n, classes]), valueInfo('W', 'float64', [classes, dim]), valueInfo('b', 'float64', [classes])],
-    output: [valueInfo('loglik', 'float64', []), valueInfo('gW', 'float64', [classes, dim]), valueInfo('gb', 'float64', [classes])],
-  });
+  const g = new Graph({ name: 'softmax_regression', dtype: 'double' });
+  const W = g.param('W', [classes, dim]);
+  const b = g.param('b', [classes]);
+  const logp = g.logSoftmax(g.gemm(g.input('X', [n, dim]), W, b, { transB: true }), 1);
+  const loglik = g.reduceSum(g.mul(g.input('Y', [n, classes]), logp), undefined, false);
+  const [gW, gb] = g.grad(g.neg(loglik), [W, b]);
+  const session = await createSession(toBytes(g, { loglik, gW, gb }).bytes, { providers: ['cpu'], threads: defaultThreads() });
   const oneHot = new Float64Array(n * classes);
   for (let i = 0; i < n; i++) oneHot[i * classes + labels[i]] = 1;
   const xT = new ort.Tensor('float64', X, [n, dim]);

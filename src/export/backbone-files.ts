@@ -1,27 +1,15 @@
 // Writing the exported backbone: backbone.safetensors (timm/torchvision names, PyTorch layouts and dtypes) and
-// backbone.onnx. Each file is written to a temporary name, checked, and renamed into place, so a failed check
-// leaves no file behind (and never replaces a good one).
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// backbone.onnx. The ONNX file is verified before it is written; the safetensors file is written, read back and
+// checked under its temporary name; either is renamed into place only then (writeFileAtomic), so a failed check or a
+// full disk leaves no file behind and never replaces a good one.
 import type { BackboneModel } from '../models/registry.js';
-import type { BackboneWeights } from '../methods/method.js';
+import type { BackboneWeights } from '../models/weights.js';
 import { dinotrainVersion } from '../util/version.js';
+import { writeFileAtomic } from '../util/write-file.js';
 import { backboneOnnx, type OnnxExportOptions } from './onnx.js';
-import { readSafetensors, writeSafetensors, type TensorInput } from './safetensors.js';
-import { toFloat32 } from './tensor-values.js';
+import { readSafetensors, safetensorsChunks, type TensorInput } from '../formats/safetensors.js';
+import { toFloat32 } from '../formats/tensor-values.js';
 import { ExportVerificationError, verifyBackboneOnnx, type VerifyReport } from './verify.js';
-
-async function replaceAtomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await write(tmp);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 /** Safetensors with PyTorch dtypes: BatchNorm's num_batches_tracked is int64 as torch stores it. */
 export function backboneSafetensorsTensors(model: BackboneModel, w: BackboneWeights): Map<string, TensorInput> {
@@ -58,10 +46,7 @@ export async function writeBackboneSafetensors(
 ): Promise<void> {
   const tensors = backboneSafetensorsTensors(model, w);
   const metadata = { format: 'pt', dinotrain_version: dinotrainVersion, model: model.name, method, ...extraMetadata };
-  await replaceAtomically(path, async (tmp) => {
-    await writeSafetensors(tmp, tensors, metadata, { fsync: true });
-    await verifyBackboneSafetensors(tmp, w);
-  });
+  await writeFileAtomic(path, safetensorsChunks(tensors, metadata), { durable: true, what: 'export', check: (tmp) => verifyBackboneSafetensors(tmp, w) });
 }
 
 export interface WriteOnnxOptions extends OnnxExportOptions {
@@ -79,6 +64,6 @@ export async function writeBackboneOnnx(path: string, model: BackboneModel, w: B
     const batch = o.dynamicBatch === false ? (o.batchSize ?? 1) : 2;
     report = await verifyBackboneOnnx(bytes, model, w.tensors, { imageSize: o.imageSize, batch, threads: o.threads });
   }
-  await replaceAtomically(path, (tmp) => writeFile(tmp, bytes));
+  await writeFileAtomic(path, bytes, { durable: true, what: 'export' });
   return report;
 }

@@ -2,15 +2,14 @@
 // method and architecture (model + model_args) trained it, model.safetensors holds 'student.*' / 'teacher.*'.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackboneWeights, SerializedTensor } from '../methods/method.js';
+import { BACKBONE_PARTS, type BackbonePart, type BackboneWeights, type SerializedTensor } from '../models/weights.js';
+import { methodNamed } from '../methods/index.js';
 import { modelOverrides, type ModelArgs } from '../models/overrides.js';
 import { getModel, type BackboneModel } from '../models/registry.js';
 import { UserError } from '../util/errors.js';
-import { readSafetensors } from './safetensors.js';
-import { toFloat32 } from './tensor-values.js';
+import { readSafetensors } from '../formats/safetensors.js';
+import { toFloat32 } from '../formats/tensor-values.js';
 
-export type BackbonePart = 'student' | 'teacher';
-export const BACKBONE_PARTS: readonly BackbonePart[] = ['student', 'teacher'];
 
 /** The settings of the run that export needs, read from state.json's resolved config. */
 export interface CheckpointRunInfo {
@@ -30,9 +29,8 @@ export interface CheckpointBackbone extends CheckpointRunInfo {
   weights: BackboneWeights;
 }
 
-/** Methods whose teacher is the network to deploy; the others (SimCLR) train and export the student. */
-const TEACHER_METHODS = new Set(['dino', 'dinov2']);
-export const defaultPart = (method: string): BackbonePart => (TEACHER_METHODS.has(method) ? 'teacher' : 'student');
+/** The network a method's export takes by default (its definition's exportPart). */
+export const defaultPart = (method: string): BackbonePart => methodNamed(method, 'checkpoint: method').exportPart;
 
 async function statOrUndefined(path: string) {
   try {

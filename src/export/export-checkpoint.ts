@@ -2,9 +2,11 @@
 // built from the checkpoint's config alone (no training session) and verified before it is put in place.
 import { extname } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { checkWritable } from '../util/write-file.js';
 import { writeBackboneOnnx, writeBackboneSafetensors } from './backbone-files.js';
 import { checkImageSize } from './backbone-graph.js';
-import { readCheckpointBackbone, type BackbonePart, type CheckpointBackbone } from './checkpoint-backbone.js';
+import type { BackbonePart } from '../models/weights.js';
+import { readCheckpointBackbone, type CheckpointBackbone } from './checkpoint-backbone.js';
 import { checkOpset } from './onnx.js';
 import type { VerifyReport } from './verify.js';
 
@@ -16,7 +18,7 @@ export interface ExportCheckpointOptions {
   out: string;
   /** default: from the extension of `out` */
   format?: ExportFormat;
-  /** default: teacher for DINO/DINOv2, student for SimCLR */
+  /** default: the method's export part (its definition's exportPart) */
   part?: BackbonePart;
   /** default: the checkpoint's global crop size */
   imageSize?: number;
@@ -57,6 +59,7 @@ export async function exportCheckpoint(o: ExportCheckpointOptions): Promise<Expo
   if (o.part !== undefined && o.part !== 'student' && o.part !== 'teacher') throw new UserError(`unknown --part '${o.part}': use student or teacher`);
   const opset = format === 'onnx' ? checkOpset(o.opset ?? 18) : undefined;
   const src = await readCheckpointBackbone(o.checkpoint, o.part);
+  await checkWritable(o.out, 'export');
   const model = src.backbone;
   if (format === 'safetensors') {
     await writeBackboneSafetensors(o.out, model, src.weights, src.method, { part: src.part, step: String(src.step) });

@@ -3,7 +3,7 @@
 import onnxProto from 'onnx-proto';
 import { toModelProto } from '../graph/index.js';
 import type { BackboneModel } from '../models/registry.js';
-import type { SerializedTensor } from '../methods/method.js';
+import type { SerializedTensor } from '../models/weights.js';
 import { UserError } from '../util/errors.js';
 import { dinotrainVersion } from '../util/version.js';
 import { buildBackboneGraph } from './backbone-graph.js';

@@ -4,7 +4,7 @@
 // (opset 17) or a fusion that changes the numbers shows up here and not in the user's deployment.
 import { Session, toBytes, type Feed } from '../graph/index.js';
 import type { BackboneModel } from '../models/registry.js';
-import type { SerializedTensor } from '../methods/method.js';
+import type { SerializedTensor } from '../models/weights.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { buildBackboneGraph, INPUT_NAME } from './backbone-graph.js';

@@ -1,9 +1,11 @@
 // safetensors (huggingface/safetensors format): u64 little-endian header length N, N bytes of JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}, then the tensors' bytes,
 // contiguous, offsets relative to the end of the header. The header is padded with spaces to a multiple of 8 bytes.
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { UserError } from '../util/errors.js';
+import { numel } from '../util/shape.js';
+import { writeFileAtomic } from '../util/write-file.js';
 
 export type Dtype = 'BOOL' | 'U8' | 'I8' | 'F8_E4M3' | 'F8_E5M2' | 'I16' | 'U16' | 'F16' | 'BF16' | 'I32' | 'U32' | 'F32' | 'I64' | 'U64' | 'F64';
 
@@ -76,10 +78,6 @@ function inferDtype(data: TypedArray): Dtype {
   return 'U64';
 }
 
-function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 interface Planned {
   name: string;
   dtype: Dtype;
@@ -140,13 +138,18 @@ function entriesOf(tensors: TensorEntries): Iterable<[string, TensorInput]> {
 
 /** The whole file in memory (copies every tensor; use writeSafetensors for large files). */
 export function serializeSafetensors(tensors: TensorEntries, metadata?: Record<string, string>): Buffer {
+  return Buffer.concat(safetensorsChunks(tensors, metadata));
+}
+
+/** The file's bytes as chunks over the tensors' own memory (no staging copy): header, then each tensor. */
+export function safetensorsChunks(tensors: TensorEntries, metadata?: Record<string, string>): Uint8Array[] {
   const planned = plan(entriesOf(tensors));
-  return Buffer.concat([header(planned, metadata), ...planned.map((p) => p.bytes)]);
+  return [header(planned, metadata), ...planned.map((p) => p.bytes)];
 }
 
 /**
- * Writes a safetensors file straight from the tensors' memory (no staging copy). The arrays must not change until
- * the promise resolves. With fsync, the data is on disk when it resolves.
+ * Writes a safetensors file straight from the tensors' memory, atomically (writeFileAtomic). The arrays must not
+ * change until the promise resolves. With fsync, the data is on disk when it resolves.
  */
 export async function writeSafetensors(
   path: string,
@@ -154,22 +157,7 @@ export async function writeSafetensors(
   metadata?: Record<string, string>,
   options: { fsync?: boolean } = {},
 ): Promise<void> {
-  const planned = plan(entriesOf(tensors));
-  const handle = await open(path, 'w');
-  try {
-    let position = 0;
-    for (const chunk of [header(planned, metadata), ...planned.map((p) => p.bytes)]) {
-      let done = 0;
-      while (done < chunk.byteLength) {
-        const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done, position);
-        done += bytesWritten;
-        position += bytesWritten;
-      }
-    }
-    if (options.fsync) await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeFileAtomic(path, safetensorsChunks(tensors, metadata), { durable: options.fsync });
 }
 
 function isNonNegInt(x: unknown): x is number {

@@ -53,5 +53,5 @@ export type { GemmOptions } from './ops/matmul.js';
 export type { BatchNormResult } from './ops/norm.js';
 export type { ConvOptions, ConvTransposeOptions } from './ops/conv.js';
 export type { PoolOptions } from './ops/pool.js';
-export { Session, createSession, type Feed, type FeedArray, type OutputTensor, type SessionOptions } from './run.js';
+export { Session, type Feed, type FeedArray, type GraphSessionOptions, type OutputTensor } from './run.js';
 export { gradCheck, gradCheckOp, type GradCheckOptions, type GradCheckResult, type GradCheckTensor, type OpCheckOptions } from './gradcheck.js';

@@ -1,8 +1,11 @@
-// A thin onnxruntime-node wrapper: a session from model bytes, feeds as typed arrays, outputs as typed arrays.
+// A thin wrapper for running a built graph (tests, gradcheck): a session from model bytes (made by the engine's one
+// createSession), feeds as typed arrays, outputs as typed arrays.
 
 import * as ort from 'onnxruntime-node';
+import { defaultThreads } from '../engine/providers.js';
+import { createSession as createOrtSession } from '../engine/session.js';
 
-export interface SessionOptions {
+export interface GraphSessionOptions {
   /** intra-op threads (default: ORT's choice) */
   intraOpNumThreads?: number;
   interOpNumThreads?: number;
@@ -41,17 +44,13 @@ function toOrtTensor(name: string, f: Feed): ort.Tensor {
 export class Session {
   private constructor(readonly session: ort.InferenceSession) {}
 
-  static async create(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
-    const o: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
-      executionProviders: opts.executionProviders ?? ['cpu'],
-    };
-    if (opts.intraOpNumThreads !== undefined) o.intraOpNumThreads = opts.intraOpNumThreads;
+  static async create(model: Uint8Array, opts: GraphSessionOptions = {}): Promise<Session> {
+    const o: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all' };
     if (opts.interOpNumThreads !== undefined) o.interOpNumThreads = opts.interOpNumThreads;
     if (opts.optimizedModelFilePath) o.optimizedModelFilePath = opts.optimizedModelFilePath;
     if (opts.logSeverityLevel !== undefined) o.logSeverityLevel = opts.logSeverityLevel;
-    const s = typeof model === 'string' ? await ort.InferenceSession.create(model, o) : await ort.InferenceSession.create(model, o);
-    return new Session(s);
+    const providers = (opts.executionProviders ?? ['cpu']).map((p) => (typeof p === 'string' ? p : p.name));
+    return new Session(await createOrtSession(model, { providers, threads: opts.intraOpNumThreads ?? defaultThreads() }, o));
   }
 
   get inputNames(): readonly string[] {
@@ -77,5 +76,4 @@ export class Session {
   }
 }
 
-/** Shorthand for Session.create. */
-export const createSession = (model: Uint8Array | string, opts?: SessionOptions): Promise<Session> => Session.create(model, opts);
+

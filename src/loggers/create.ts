@@ -19,6 +19,12 @@ export interface CreateLoggersOptions {
   env?: NodeJS.ProcessEnv;
   wandbInitTimeoutMs?: number;
   wandbFinishTimeoutMs?: number;
+  /**
+   * Create only the loggers that write files in outDir ('files': jsonl, tensorboard) or only those that do not
+   * ('remote': wandb). A run starts the remote ones before it touches its folder, so a rejected W&B key leaves the
+   * folder as it was. Default: all.
+   */
+  only?: 'files' | 'remote';
 }
 
 /** Validates logger names (an array, or comma-separated lists as --loggers gives them); no duplicates. */
@@ -36,8 +42,9 @@ export function parseLoggerNames(names: string | readonly string[]): LoggerName[
  * Builds the loggers the run asked for behind one Logger. Everything a user can get wrong (names,
  * a missing W&B key, an unsupported WANDB_MODE) throws a UserError here, before any file is written.
  */
-export async function createLoggers(names: readonly string[], opts: CreateLoggersOptions): Promise<Logger> {
-  const wanted = parseLoggerNames(names);
+export async function createLoggers(names: readonly string[], opts: CreateLoggersOptions): Promise<FanoutLogger> {
+  const remote = new Set<string>(['wandb']);
+  const wanted = parseLoggerNames(names).filter((n) => !opts.only || (opts.only === 'remote') === remote.has(n));
   const wandbEnv = wanted.includes('wandb') ? resolveWandbEnv(opts.env ?? process.env) : undefined;
   const members: Array<{ name: string; logger: Logger }> = [];
   try {

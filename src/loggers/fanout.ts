@@ -1,4 +1,5 @@
 import { UserError } from '../util/errors.js';
+import { FileWriteError } from '../util/write-file.js';
 import type { Logger } from './logger.js';
 
 interface Member {
@@ -10,7 +11,8 @@ interface Member {
 /**
  * Sends every call to each logger. A logger that throws costs a warning (the first error, and a
  * count at close), never the training run; only a UserError from hparams() (e.g. a rejected W&B key)
- * propagates, since it comes before the first step.
+ * propagates, since it comes before the first step, and so does a FileWriteError: a metrics file that
+ * can no longer be written (a full disk) stops the run with one line naming it rather than leave a hole.
  */
 export class FanoutLogger implements Logger {
   private readonly members: Member[];
@@ -21,6 +23,11 @@ export class FanoutLogger implements Logger {
     private readonly onWarning: (message: string) => void,
   ) {
     this.members = loggers.map(({ name, logger }) => ({ name, logger, errors: 0 }));
+  }
+
+  /** One logger over the members of both. */
+  merge(other: FanoutLogger): FanoutLogger {
+    return new FanoutLogger([...this.members, ...other.members], this.onWarning);
   }
 
   async hparams(config: Record<string, unknown>): Promise<void> {
@@ -53,22 +60,26 @@ export class FanoutLogger implements Logger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    let fatal: FileWriteError | undefined;
     await Promise.all(
       this.members.map(async (m) => {
         try {
           await m.logger.close();
         } catch (err) {
-          this.failed(m, err);
+          if (err instanceof FileWriteError) fatal ??= err;
+          else this.failed(m, err);
         }
         if (m.errors > 1) this.onWarning(`${m.name} logger: ${m.errors} errors in this run (only the first was shown).`);
       }),
     );
+    if (fatal) throw fatal;
   }
 
   private guard(m: Member, call: () => void): void {
     try {
       call();
     } catch (err) {
+      if (err instanceof FileWriteError) throw err;
       this.failed(m, err);
     }
   }

@@ -1,7 +1,7 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AppendFile, writeFileAtomicSync } from '../util/write-file.js';
 import type { Logger } from './logger.js';
-import { writeAll } from './write-all.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 
@@ -14,37 +14,30 @@ export interface JsonlLoggerOptions {
 /**
  * out/metrics.jsonl, one `{"step":N,...}` object per line. Every line goes to the kernel with its own
  * write call, so a process killed at any moment leaves every line it logged before the kill
- * (at worst the last one torn, which a resume drops).
+ * (at worst the last one torn, which a resume drops). A failed write (a full disk) throws a FileWriteError
+ * naming the file.
  */
 export class JsonlLogger implements Logger {
   readonly path: string;
-  private fd: number | null;
+  private readonly file: AppendFile;
 
   constructor(opts: JsonlLoggerOptions) {
     mkdirSync(opts.outDir, { recursive: true });
     this.path = join(opts.outDir, METRICS_FILE);
-    if (opts.resumeStep === undefined) {
-      this.fd = openSync(this.path, 'w');
-    } else {
-      keepLinesBefore(this.path, opts.resumeStep);
-      this.fd = openSync(this.path, 'a');
-    }
+    if (opts.resumeStep !== undefined) keepLinesBefore(this.path, opts.resumeStep);
+    this.file = new AppendFile(this.path, opts.resumeStep === undefined ? 'w' : 'a');
   }
 
   hparams(): void {}
 
   scalars(step: number, values: Record<string, number>): void {
-    if (this.fd === null) return;
-    writeAll(this.fd, `${JSON.stringify({ step, ...values })}\n`);
+    this.file.write(`${JSON.stringify({ step, ...values })}\n`);
   }
 
   image(): void {}
 
   async close(): Promise<void> {
-    if (this.fd === null) return;
-    const fd = this.fd;
-    this.fd = null;
-    closeSync(fd);
+    this.file.close();
   }
 }
 
@@ -62,7 +55,5 @@ export function keepLinesBefore(path: string, resumeStep: number): void {
       return false;
     }
   });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, kept.map((l) => `${l}\n`).join(''));
 }

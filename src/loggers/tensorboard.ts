@@ -1,8 +1,8 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from './logger.js';
-import { writeAll } from './write-all.js';
+import { AppendFile } from '../util/write-file.js';
 import { flattenConfig } from './flatten.js';
 import { tfRecord } from './tfrecord.js';
 import {
@@ -22,11 +22,11 @@ let filesOpened = 0;
 
 /**
  * Writes TensorBoard event files (TFRecord-framed Event protos) itself. Each event is one write
- * call, so a kill keeps everything logged before it.
+ * call, so a kill keeps everything logged before it; a failed write throws a FileWriteError naming the file.
  */
 export class TensorBoardLogger implements Logger {
   readonly path: string;
-  private fd: number | null;
+  private readonly file: AppendFile;
   private readonly now: () => number;
   private readonly firstStep: number;
 
@@ -37,7 +37,7 @@ export class TensorBoardLogger implements Logger {
     // TensorBoard reads a directory's event files in name order: the new file must sort last.
     const seconds = Math.max(Math.floor(this.now() / 1000), newestEventFileSeconds(opts.outDir) + 1);
     this.path = join(opts.outDir, `events.out.tfevents.${seconds}.${hostname()}.${process.pid}.${filesOpened++}`);
-    this.fd = openSync(this.path, 'wx');
+    this.file = new AppendFile(this.path, 'wx');
     this.write(fileVersionEvent(this.wallTime()));
     this.write(sessionStartEvent(this.wallTime(), this.firstStep));
   }
@@ -61,11 +61,7 @@ export class TensorBoardLogger implements Logger {
   }
 
   async close(): Promise<void> {
-    if (this.fd === null) return;
-    const fd = this.fd;
-    this.fd = null;
-    fsyncSync(fd);
-    closeSync(fd);
+    this.file.close(true);
   }
 
   private wallTime(): number {
@@ -73,7 +69,7 @@ export class TensorBoardLogger implements Logger {
   }
 
   private write(event: Uint8Array): void {
-    if (this.fd !== null) writeAll(this.fd, tfRecord(event));
+    this.file.write(tfRecord(event));
   }
 }
 

@@ -4,11 +4,11 @@
 import * as ort from 'onnxruntime-node';
 import type { FlatTensors } from '../engine/param-store.js';
 import { floatTensor, tensorViews, type Feeds } from '../engine/session.js';
-import type { ParamInfo, Tensor } from '../graph/index.js';
+import type { Tensor } from '../graph/index.js';
 import type { BnStat } from '../models/layers/batch-norm.js';
 import type { BackboneModel } from '../models/registry.js';
-import type { BackboneWeights } from './method.js';
-import type { Network } from './network.js';
+import type { BackboneWeights } from '../models/weights.js';
+import type { Network } from '../engine/network.js';
 
 /** A network's parameters and buffers as feeds, limited to the inputs the session takes. */
 export function networkFeeds(inputNames: readonly string[], net: Network): Feeds {
@@ -20,7 +20,7 @@ export function networkFeeds(inputNames: readonly string[], net: Network): Feeds
 }
 
 /** Pre-allocated `grad:<name>` outputs that are views into `grads`: ORT writes each gradient in place. */
-export function gradientFetches(grads: FlatTensors, params: readonly ParamInfo[]): Record<string, ort.Tensor> {
+export function gradientFetches(grads: FlatTensors, params: readonly { name: string }[]): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   for (const p of params) {
     const i = grads.layout.indexOf(p.name);

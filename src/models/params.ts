@@ -2,6 +2,7 @@
 // initialise it and how the optimizer treats it. Values live outside the graph as Float32Arrays.
 
 import { Rng } from '../util/rng.js';
+import { numel } from '../util/shape.js';
 
 /** How a tensor is initialised (all PyTorch conventions; `fan` counts are for PyTorch layouts). */
 export type InitKind =
@@ -41,8 +42,6 @@ export interface ParamSpec {
 }
 
 export type ParamValues = Map<string, Float32Array>;
-
-export const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** Learning-rate multiplier of layer-wise decay (DINOv2's get_vit_lr_decay_rate). */
 export const layerDecayScale = (p: ParamSpec, decay: number): number => decay ** (p.lr.numLayers - p.lr.layer);
@@ -94,7 +93,7 @@ export function initParams(spec: readonly ParamSpec[], rng: Rng): ParamValues {
   const values: ParamValues = new Map();
   spec.forEach((p, i) => {
     if (values.has(p.name)) throw new Error(`duplicate parameter name ${p.name}`);
-    values.set(p.name, initTensor(p.init, numelOf(p.shape), rng.fork(i)));
+    values.set(p.name, initTensor(p.init, numel(p.shape), rng.fork(i)));
   });
   return values;
 }

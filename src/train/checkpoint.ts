@@ -2,12 +2,12 @@
 // state.json. Saving writes a temporary sibling, fsyncs it, then swaps it in with two renames (target -> target.old,
 // temporary -> target) and deletes the old one, so at every instant a complete checkpoint exists under `target` or
 // `target.old`. Loading (and the next save) puts `target.old` back when a crash hit between the two renames.
-import { constants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, normalize } from 'node:path';
-import { type SafetensorsFile, type Tensor, type TensorInput, readSafetensors, writeSafetensors } from '../export/safetensors.js';
+import { type SafetensorsFile, type Tensor, type TensorInput, readSafetensors, writeSafetensors } from '../formats/safetensors.js';
 import { UserError } from '../util/errors.js';
 import { dinotrainVersion } from '../util/version.js';
+import { FileWriteError, syncDir, temporarySibling, TEMPORARY_NAME, writeFileAtomic } from '../util/write-file.js';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 export const MODEL_FILE = 'model.safetensors';
@@ -53,8 +53,6 @@ export interface LoadedCheckpoint {
   state: SavedState;
 }
 
-let tmpCounter = 0;
-
 async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
@@ -62,23 +60,6 @@ async function exists(path: string): Promise<boolean> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
-  }
-}
-
-/** fsync a directory so the renames and new entries in it are durable (not possible on Windows: skipped). */
-async function syncDir(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, constants.O_RDONLY);
-  } catch {
-    return;
-  }
-  try {
-    await handle.sync();
-  } catch {
-    // EINVAL/EPERM on filesystems or platforms that cannot sync directories
-  } finally {
-    await handle.close();
   }
 }
 
@@ -129,19 +110,9 @@ async function prepare(target: string): Promise<string> {
   await mkdir(dirname(target), { recursive: true });
   await recoverCheckpoint(target);
   await removeStaleTemporaries(target);
-  const tmp = join(dirname(target), `${tmpPrefix(target)}${process.pid}-${tmpCounter++}`);
+  const tmp = temporarySibling(target);
   await mkdir(tmp);
   return tmp;
-}
-
-async function writeSynced(path: string, text: string): Promise<void> {
-  await writeFile(path, text);
-  const handle = await open(path, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -149,14 +120,31 @@ async function writeSynced(path: string, text: string): Promise<void> {
  * must not change until the promise resolves.
  */
 export async function saveCheckpoint(dir: string, contents: CheckpointContents): Promise<void> {
-  const tmp = await prepare(dir);
-  const state: SavedState = { formatVersion: CHECKPOINT_FORMAT_VERSION, dinotrainVersion, ...contents.state };
-  state.formatVersion = CHECKPOINT_FORMAT_VERSION;
-  await writeSafetensors(join(tmp, MODEL_FILE), contents.tensors, contents.modelMetadata, { fsync: true });
-  await writeSafetensors(join(tmp, OPTIMIZER_FILE), contents.optimizer.tensors, contents.optimizer.metadata, { fsync: true });
-  await writeSynced(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 1)}\n`);
-  await syncDir(tmp);
-  await swapInto(tmp, dir);
+  await writeCheckpointDir(dir, async (tmp) => {
+    const state: SavedState = { formatVersion: CHECKPOINT_FORMAT_VERSION, dinotrainVersion, ...contents.state };
+    state.formatVersion = CHECKPOINT_FORMAT_VERSION;
+    await writeSafetensors(join(tmp, MODEL_FILE), contents.tensors, contents.modelMetadata, { fsync: true });
+    await writeSafetensors(join(tmp, OPTIMIZER_FILE), contents.optimizer.tensors, contents.optimizer.metadata, { fsync: true });
+    await writeFileAtomic(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 1)}\n`, { durable: true });
+  });
+}
+
+/**
+ * Fills a temporary sibling of `target` with `fill`, syncs it and swaps it in. On any failure (a full disk) the
+ * temporary folder is removed and a FileWriteError names `target`; the previous checkpoint stays as it was.
+ */
+async function writeCheckpointDir(target: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  let tmp: string | undefined;
+  try {
+    tmp = await prepare(target);
+    await fill(tmp);
+    await syncDir(tmp);
+    await swapInto(tmp, target);
+  } catch (err) {
+    if (tmp) await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    const cause = err instanceof FileWriteError ? err.error : err;
+    throw new FileWriteError(clean(target), cause, 'checkpoint', '; the previous checkpoint is intact');
+  }
 }
 
 /**
@@ -164,18 +152,17 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
  * files, so the links never change), atomically like saveCheckpoint.
  */
 export async function snapshotCheckpoint(source: string, target: string): Promise<void> {
-  const tmp = await prepare(target);
-  for (const f of FILES) {
-    try {
-      await link(join(source, f), join(tmp, f));
-    } catch {
-      await copyFile(join(source, f), join(tmp, f));
-      const handle = await open(join(tmp, f), 'r+');
-      await handle.sync().finally(() => handle.close());
+  await writeCheckpointDir(target, async (tmp) => {
+    for (const f of FILES) {
+      try {
+        await link(join(source, f), join(tmp, f));
+      } catch {
+        await copyFile(join(source, f), join(tmp, f));
+        const handle = await open(join(tmp, f), 'r+');
+        await handle.sync().finally(() => handle.close());
+      }
     }
-  }
-  await syncDir(tmp);
-  await swapInto(tmp, target);
+  });
 }
 
 /**
@@ -190,7 +177,7 @@ export async function tidyCheckpointRoot(root: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (/\.tmp-\d+-\d+$/.test(name)) await rm(join(root, name), { recursive: true, force: true });
+    if (TEMPORARY_NAME.test(name)) await rm(join(root, name), { recursive: true, force: true });
     else if (name.endsWith('.old')) await recoverCheckpoint(join(root, name.slice(0, -'.old'.length)));
   }
 }

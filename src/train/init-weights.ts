@@ -3,8 +3,8 @@
 // safetensors. Every backbone tensor must be there with the right shape; anything else in the file (a classifier
 // 'fc.*' / 'head.*', ...) is ignored with a warning that lists it.
 import { pickBackboneTensors } from '../export/checkpoint-backbone.js';
-import { readSafetensors } from '../export/safetensors.js';
-import { toFloat32 } from '../export/tensor-values.js';
+import { readSafetensors } from '../formats/safetensors.js';
+import { toFloat32 } from '../formats/tensor-values.js';
 import type { TrainingMethod } from '../methods/method.js';
 
 export interface InitWeightsReport {

@@ -9,15 +9,18 @@ import { evaluateEmbeddings } from '../eval/evaluate-embeddings.js';
 import { listLabelledImages, type LabelledFiles } from '../eval/labelled-folder.js';
 import { backboneOnnx } from '../export/onnx.js';
 import type { TrainingMethod } from '../methods/method.js';
+import type { BackbonePart } from '../models/weights.js';
 import { UserError } from '../util/errors.js';
 
 export interface PeriodicEval {
   /** steps between evals (0: no eval configured) */
   readonly every: number;
+  /** what it will do, for the log (null without val_data) */
+  readonly summary: { text: string; fields: Record<string, unknown> } | null;
   /** runs the eval when `step` is a multiple of `every`; otherwise (or without val_data) resolves to null */
-  maybeRun(step: number, method: TrainingMethod): Promise<Record<string, number> | null>;
+  maybeRun(step: number, method: TrainingMethod, log: EvalLog): Promise<Record<string, number> | null>;
   /** runs the eval now (e.g. after the last step); null without val_data */
-  run(step: number, method: TrainingMethod): Promise<Record<string, number> | null>;
+  run(step: number, method: TrainingMethod, log: EvalLog): Promise<Record<string, number> | null>;
 }
 
 type EvalLog = Pick<Logger, 'info' | 'warn'>;
@@ -27,21 +30,21 @@ function labelsOfKept(kept: string[], all: LabelledFiles): number[] {
   return kept.map((f) => byFile.get(f)!);
 }
 
-/** Lists the labelled folders now (a bad folder fails before training starts) and returns the eval. */
-export async function createPeriodicEval(cfg: PretrainConfig, log: EvalLog): Promise<PeriodicEval> {
+/** Lists the labelled folders now (a bad folder fails before training starts) and returns the eval of `part`. */
+export async function createPeriodicEval(cfg: PretrainConfig, part: BackbonePart): Promise<PeriodicEval> {
   const v = cfg.val_data;
-  if (!v) return { every: 0, maybeRun: async () => null, run: async () => null };
+  if (!v) return { every: 0, summary: null, maybeRun: async () => null, run: async () => null };
   const train = await listLabelledImages(v.train, 'val_data.train');
   if (train.classes.length < 2) throw new UserError(`val_data.train: need at least 2 classes with images, found ${train.classes.length} in ${v.train}`);
   const val = await listLabelledImages(v.val, 'val_data.val', train.classes);
-  log.info(
-    { valData: { train: train.files.length, val: val.files.length, classes: train.classes.length, every: v.every, k: v.k } },
-    `kNN eval every ${v.every} steps on ${train.files.length} train / ${val.files.length} val images in ${train.classes.length} classes`,
-  );
+  const summary = {
+    fields: { valData: { train: train.files.length, val: val.files.length, classes: train.classes.length, every: v.every, k: v.k } },
+    text: `kNN eval every ${v.every} steps on ${train.files.length} train / ${val.files.length} val images in ${train.classes.length} classes`,
+  };
 
-  const run = async (step: number, method: TrainingMethod): Promise<Record<string, number>> => {
+  const run = async (step: number, method: TrainingMethod, log: EvalLog): Promise<Record<string, number>> => {
     const t0 = performance.now();
-    const w = method.backbone(method.defaultExportPart);
+    const w = method.backbone(part);
     const bytes = backboneOnnx(method.model, w.tensors, {
       imageSize: cfg.transforms.global.size,
       method: cfg.method,
@@ -78,7 +81,8 @@ export async function createPeriodicEval(cfg: PretrainConfig, log: EvalLog): Pro
 
   return {
     every: v.every,
+    summary,
     run,
-    maybeRun: async (step, method) => (step > 0 && step % v.every === 0 ? run(step, method) : null),
+    maybeRun: async (step, method, log) => (step > 0 && step % v.every === 0 ? run(step, method, log) : null),
   };
 }

@@ -1,5 +1,5 @@
 // Per-step hyperparameter schedules: pure functions of the step (0-based) and the run length, following DINO's
-// utils.cosine_scheduler and teacher-temperature warmup, with epochs replaced by optimizer steps.
+// utils.cosine_scheduler with epochs replaced by optimizer steps (the teacher's own are in methods/teacher/).
 // A step past the end of the schedule gets the schedule's last value (a resumed run that trains longer keeps it).
 
 export interface CosineOptions {
@@ -13,7 +13,7 @@ export interface CosineOptions {
 }
 
 /** Value at index i of numpy.linspace(a, b, n). */
-function linspaceAt(i: number, n: number, a: number, b: number): number {
+export function linspaceAt(i: number, n: number, a: number, b: number): number {
   if (n === 1) return a;
   if (i === n - 1) return b;
   return a + ((b - a) * i) / (n - 1);
@@ -44,20 +44,6 @@ export function weightDecay(step: number, totalSteps: number, start: number, end
   return cosineSchedule(step, totalSteps, { base: start, final: end });
 }
 
-/** Teacher EMA momentum: cosine from `start` to `end` (DINO: 0.996 -> 1). */
-export function teacherMomentum(step: number, totalSteps: number, start: number, end = 1): number {
-  return cosineSchedule(step, totalSteps, { base: start, final: end });
-}
-
-/**
- * Teacher temperature: numpy.linspace(warmupTemp, temp, warmupSteps) then constant `temp`
- * (DINO: 0.04 -> 0.07 over the first 30 epochs).
- */
-export function teacherTemperature(step: number, warmupSteps: number, warmupTemp: number, temp: number): number {
-  if (!Number.isInteger(step) || step < 0) throw new Error(`step must be a non-negative integer, got ${step}`);
-  return step < warmupSteps ? linspaceAt(step, warmupSteps, warmupTemp, temp) : temp;
-}
-
 export type LrScaling = 'linear' | 'sqrt' | 'none';
 
 /**
@@ -68,18 +54,4 @@ export function scaleLearningRate(lr: number, batchSize: number, rule: LrScaling
   if (rule === 'linear') return (lr * batchSize) / referenceBatchSize;
   if (rule === 'sqrt') return lr * Math.sqrt(batchSize / referenceBatchSize);
   return lr;
-}
-
-/** DINO keeps the head's last layer fixed for the first steps (its gradients are dropped). */
-export function freezeLastLayer(step: number, freezeSteps: number): boolean {
-  return step < freezeSteps;
-}
-
-/**
- * Steps to keep the head's last layer frozen for `freeze_last_layer_steps: 'auto'`: one epoch, as DINO and DINOv2 do
- * (1 of 100 epochs), but at most 10% of the run, so a short run does not spend all of it with a frozen last layer.
- */
-export function autoFreezeSteps(datasetSize: number, batchSize: number, totalSteps?: number): number {
-  const epoch = Math.floor(datasetSize / Math.max(1, batchSize));
-  return totalSteps === undefined ? epoch : Math.min(epoch, Math.floor(totalSteps / 10));
 }

@@ -225,6 +225,14 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
+/**
+ * The one switch for every SIMD kernel (optimizers, EMA, clipping, augmentations): DINOTRAIN_SIMD=0 runs the plain
+ * JS reference loops instead, to compare against or to rule the kernels out.
+ */
+export function simdEnabled(): boolean {
+  return process.env.DINOTRAIN_SIMD !== '0';
+}
+
 /** WebAssembly, where the runtime has it. */
 function wasmApi(): WasmApi | undefined {
   return (globalThis as { WebAssembly?: WasmApi }).WebAssembly;

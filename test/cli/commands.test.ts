@@ -4,9 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { resolvePretrainConfig } from '../src/config/load.js';
-import { UserError } from '../src/util/errors.js';
-import { runCli } from './helpers/run-cli.js';
+import { resolvePretrainConfig } from '../../src/config/load.js';
+import { UserError } from '../../src/util/errors.js';
+import { runCli } from '../helpers/run-cli.js';
 
 test('doctor prints versions, providers and the auto device', async () => {
   const r = await runCli(['doctor', '--json']);

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { gaussianBlur } from '../src/data/blur.js';
-import { adjustBrightness, adjustContrast, adjustSaturation, toGrayscale } from '../src/data/color.js';
-import type { CropBox, PlanarImage, RgbImage } from '../src/data/image.js';
-import { imageKernels, setImageKernels } from '../src/data/image-kernels.js';
-import { normalize } from '../src/data/normalize.js';
-import { resizeCrop } from '../src/data/resize.js';
-import { Rng } from '../src/util/rng.js';
+import { gaussianBlur } from '../../src/data/blur.js';
+import { adjustBrightness, adjustContrast, adjustSaturation, toGrayscale } from '../../src/data/color.js';
+import type { CropBox, PlanarImage, RgbImage } from '../../src/data/image.js';
+import { imageKernels, setImageKernels } from '../../src/data/image-kernels.js';
+import { normalize } from '../../src/data/normalize.js';
+import { resizeCrop } from '../../src/data/resize.js';
+import { Rng } from '../../src/util/rng.js';
 
 after(() => setImageKernels(true));
 
@@ -92,7 +92,7 @@ describe('augmentation kernels equal the JS loops', () => {
 });
 
 describe('the JS loops match torchvision too', () => {
-  const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/data/torchvision.json'), 'utf8')) as {
+  const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/data/torchvision.json'), 'utf8')) as {
     height: number;
     width: number;
     input: number[];

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
-import { resolveTransforms } from '../src/config/transforms.js';
-import { gaussianBlur, gaussianKernel1d, kernelSizeForSigma } from '../src/data/blur.js';
+import { resolveTransforms } from '../../src/config/transforms.js';
+import { methodNamed } from '../../src/methods/index.js';
+import { gaussianBlur, gaussianKernel1d, kernelSizeForSigma } from '../../src/data/blur.js';
 import {
   adjustBrightness,
   adjustContrast,
@@ -14,17 +15,17 @@ import {
   flipHorizontal,
   solarize,
   toGrayscale,
-} from '../src/data/color.js';
-import { roundHalfEven, sampleCropBox } from '../src/data/crop.js';
-import { decodeImage } from '../src/data/decode.js';
-import type { PlanarImage, RgbImage } from '../src/data/image.js';
-import { denormalizeToRgb, normalize } from '../src/data/normalize.js';
-import { resampleWeights, resizeCrop } from '../src/data/resize.js';
-import { renderView, viewSpecs } from '../src/data/views.js';
-import { Rng } from '../src/util/rng.js';
+} from '../../src/data/color.js';
+import { roundHalfEven, sampleCropBox } from '../../src/data/crop.js';
+import { decodeImage } from '../../src/data/decode.js';
+import type { PlanarImage, RgbImage } from '../../src/data/image.js';
+import { denormalizeToRgb, normalize } from '../../src/data/normalize.js';
+import { resampleWeights, resizeCrop } from '../../src/data/resize.js';
+import { renderView, viewSpecs } from '../../src/data/views.js';
+import { Rng } from '../../src/util/rng.js';
 
 const here = import.meta.dirname;
-const fixture = JSON.parse(readFileSync(join(here, 'fixtures/data/torchvision.json'), 'utf8')) as {
+const fixture = JSON.parse(readFileSync(join(here, '../fixtures/data/torchvision.json'), 'utf8')) as {
   height: number;
   width: number;
   input: number[];
@@ -38,7 +39,7 @@ const fixture = JSON.parse(readFileSync(join(here, 'fixtures/data/torchvision.js
     outputs: { size: number; output: number[] }[];
   };
 };
-const PHOTO = join(here, '../examples/images/chelsea-0.jpg');
+const PHOTO = join(here, '../../examples/images/chelsea-0.jpg');
 
 function fixtureImage(): PlanarImage {
   return { width: fixture.width, height: fixture.height, data: Float32Array.from(fixture.input) };
@@ -279,7 +280,7 @@ describe('augmentations on a real photo', () => {
   });
 
   it('renderView draws each augmentation with its configured probability', () => {
-    const t = resolveTransforms('dino', { global: { size: 32 }, local: { size: 16 } });
+    const t = resolveTransforms(methodNamed('dino').transforms, { global: { size: 32 }, local: { size: 16 } });
     const specs = viewSpecs(t);
     const counts = { flipped: 0, jittered: 0, grayscale: 0, blurFirst: 0, blurSecond: 0, solarSecond: 0 };
     const trials = 300;

@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  deepMerge,
   resolveTransforms,
-  transformPresets,
   transformsSchema,
   type TransformsConfig,
-} from '../src/config/transforms.js';
-import { viewSpecs } from '../src/data/views.js';
-import { UserError } from '../src/util/errors.js';
+} from '../../src/config/transforms.js';
+import { deepMerge } from '../../src/config/merge.js';
+import { METHODS, methodNamed } from '../../src/methods/index.js';
+import { viewSpecs } from '../../src/data/views.js';
+import { UserError } from '../../src/util/errors.js';
 
 function issuesOf(value: unknown): { path: string; message: string }[] {
   const r = transformsSchema.safeParse(value);
@@ -18,18 +18,18 @@ function issuesOf(value: unknown): { path: string; message: string }[] {
 }
 
 function withChange(change: unknown): unknown {
-  return deepMerge(transformPresets.dino, change);
+  return deepMerge(methodNamed('dino').transforms, change);
 }
 
 describe('transforms presets', () => {
   it('every preset validates', () => {
-    for (const [name, preset] of Object.entries(transformPresets)) {
+    for (const [name, preset] of METHODS.map((m) => [m.name, m.transforms] as const)) {
       assert.ok(transformsSchema.safeParse(preset).success, name);
     }
   });
 
   it('DINO: 2 x 224 global (0.14-1) + 6 x 96 local (0.05-0.14), blur 1.0/0.1/0.5, solarize 0/0.2', () => {
-    const specs = viewSpecs(transformPresets.dino);
+    const specs = viewSpecs(methodNamed('dino').transforms);
     assert.deepEqual(
       specs.map((s) => s.size),
       [224, 224, 96, 96, 96, 96, 96, 96],
@@ -44,7 +44,7 @@ describe('transforms presets', () => {
       specs.map((s) => s.solarizeP),
       [0, 0.2, 0, 0, 0, 0, 0, 0],
     );
-    const t = transformPresets.dino;
+    const t = methodNamed('dino').transforms;
     assert.deepEqual(t.jitter, { p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 });
     assert.equal(t.grayscale_p, 0.2);
     assert.equal(t.flip_p, 0.5);
@@ -52,14 +52,14 @@ describe('transforms presets', () => {
   });
 
   it('DINOv2: 2 x 224 (0.32-1) + 8 x 98 (0.05-0.32); SimCLR: 2 x 224 (0.08-1), strong jitter, no solarize', () => {
-    const v2 = viewSpecs(transformPresets.dinov2);
+    const v2 = viewSpecs(methodNamed('dinov2').transforms);
     assert.deepEqual(
       v2.map((s) => s.size),
       [224, 224, 98, 98, 98, 98, 98, 98, 98, 98],
     );
     assert.deepEqual(v2[0].scale, [0.32, 1]);
     assert.deepEqual(v2[9].scale, [0.05, 0.32]);
-    const simclr = viewSpecs(transformPresets.simclr);
+    const simclr = viewSpecs(methodNamed('simclr').transforms);
     assert.deepEqual(
       simclr.map((s) => [s.size, s.blurP, s.solarizeP]),
       [
@@ -68,7 +68,7 @@ describe('transforms presets', () => {
       ],
     );
     assert.deepEqual(simclr[0].scale, [0.08, 1]);
-    assert.deepEqual(transformPresets.simclr.jitter, { p: 0.8, brightness: 0.8, contrast: 0.8, saturation: 0.8, hue: 0.2 });
+    assert.deepEqual(methodNamed('simclr').transforms.jitter, { p: 0.8, brightness: 0.8, contrast: 0.8, saturation: 0.8, hue: 0.2 });
   });
 });
 
@@ -104,7 +104,7 @@ describe('transforms schema errors name the key', () => {
 
   it('resolveTransforms throws a UserError that names the key', () => {
     assert.throws(
-      () => resolveTransforms('dino', { global: { scale: [0.5, 0.1] } }),
+      () => resolveTransforms(methodNamed('dino').transforms, { global: { scale: [0.5, 0.1] } }),
       (e: unknown) => e instanceof UserError && /transforms\.global\.scale/.test(e.message) && /lower bound/.test(e.message),
     );
   });
@@ -112,8 +112,8 @@ describe('transforms schema errors name the key', () => {
 
 describe('deepMerge', () => {
   it('overrides nested keys, replaces arrays, keeps the rest and never mutates its inputs', () => {
-    const before = structuredClone(transformPresets.dino);
-    const merged = deepMerge<TransformsConfig>(transformPresets.dino, {
+    const before = structuredClone(methodNamed('dino').transforms);
+    const merged = deepMerge<TransformsConfig>(methodNamed('dino').transforms, {
       local: { count: 2 },
       blur: { p_global: [0.5, 0.5] },
       jitter: { hue: undefined },
@@ -122,13 +122,13 @@ describe('deepMerge', () => {
     assert.equal(merged.local.size, 96);
     assert.deepEqual(merged.blur.p_global, [0.5, 0.5]);
     assert.equal(merged.jitter.hue, 0.1);
-    assert.deepEqual(transformPresets.dino, before);
+    assert.deepEqual(methodNamed('dino').transforms, before);
     merged.global.scale[0] = 0.99;
-    assert.deepEqual(transformPresets.dino, before);
+    assert.deepEqual(methodNamed('dino').transforms, before);
   });
 
   it('resolveTransforms merges an override over the method preset', () => {
-    const t = resolveTransforms('dinov2', { local: { count: 4 }, flip_p: 0 });
+    const t = resolveTransforms(methodNamed('dinov2').transforms, { local: { count: 4 }, flip_p: 0 });
     assert.equal(t.local.count, 4);
     assert.equal(t.local.size, 98);
     assert.equal(t.flip_p, 0);

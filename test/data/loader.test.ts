@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { resolveTransforms, type TransformPresetName } from '../src/config/transforms.js';
-import { decodeImage } from '../src/data/decode.js';
-import { DataLoader, type Batch, type LoaderOptions } from '../src/data/loader.js';
-import { scanImageFolder, type ImageFileList } from '../src/data/scan.js';
-import { UserError } from '../src/util/errors.js';
+import { resolveTransforms } from '../../src/config/transforms.js';
+import { methodNamed } from '../../src/methods/index.js';
+import { decodeImage } from '../../src/data/decode.js';
+import { DataLoader, type Batch, type LoaderOptions } from '../../src/data/loader.js';
+import { scanImageFolder, type ImageFileList } from '../../src/data/scan.js';
+import { UserError } from '../../src/util/errors.js';
 
-const EXAMPLES = join(import.meta.dirname, '../examples/images');
+const EXAMPLES = join(import.meta.dirname, '../../examples/images');
 const SMALL = { global: { size: 32 }, local: { size: 16 } };
 
 let dir: string;
@@ -35,11 +36,11 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function loader(overrides: Partial<LoaderOptions> & { method?: TransformPresetName } = {}): DataLoader {
+function loader(overrides: Partial<LoaderOptions> & { method?: string } = {}): DataLoader {
   const { method = 'dino', ...rest } = overrides;
   return new DataLoader({
     files,
-    transforms: resolveTransforms(method, SMALL),
+    transforms: resolveTransforms(methodNamed(method).transforms, SMALL),
     batchSize: 4,
     seed: 42,
     ...rest,
@@ -66,7 +67,7 @@ async function take(l: DataLoader, n: number) {
 
 describe('DataLoader', () => {
   it('batch shapes per method: DINO 2+6 views, DINOv2 2+8 views with masks, SimCLR 2 views', async () => {
-    const expected: [TransformPresetName, number[]][] = [
+    const expected: [string, number[]][] = [
       ['dino', [32, 32, 16, 16, 16, 16, 16, 16]],
       ['dinov2', [32, 32, 16, 16, 16, 16, 16, 16, 16, 16]],
       ['simclr', [32, 32]],
@@ -198,7 +199,7 @@ describe('DataLoader with unreadable files', () => {
     const warnings: string[] = [];
     const l = new DataLoader({
       files: list,
-      transforms: resolveTransforms('simclr', SMALL),
+      transforms: resolveTransforms(methodNamed('simclr').transforms, SMALL),
       batchSize: 4,
       seed: 1,
       onWarning: (m) => warnings.push(m),
@@ -222,7 +223,7 @@ describe('DataLoader with unreadable files', () => {
     mkdirSync(root, { recursive: true });
     for (const name of ['a.jpg', 'b.png', 'c.webp']) writeFileSync(join(root, name), 'garbage');
     const list = await scanImageFolder(root);
-    const l = new DataLoader({ files: list, transforms: resolveTransforms('dino', SMALL), batchSize: 2, seed: 0 });
+    const l = new DataLoader({ files: list, transforms: resolveTransforms(methodNamed('dino').transforms, SMALL), batchSize: 2, seed: 0 });
     await assert.rejects(l.next(), (e: unknown) => e instanceof UserError && /No readable image/.test(e.message));
     await l.close();
   });

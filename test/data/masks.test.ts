@@ -1,8 +1,8 @@
 // iBOT block masks (DINOv2).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { batchMasks, blockMask, DEFAULT_MASK_OPTIONS, type MaskBlock } from '../src/data/masks.js';
-import { Rng } from '../src/util/rng.js';
+import { batchMasks, blockMask, DEFAULT_MASK_OPTIONS, type MaskBlock } from '../../src/data/masks.js';
+import { Rng } from '../../src/util/rng.js';
 
 const H = 16;
 const W = 16;

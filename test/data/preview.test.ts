@@ -5,15 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { previewCommand, readPreviewConfig } from '../src/cli/preview.js';
-import { resolveTransforms } from '../src/config/transforms.js';
-import { DataLoader } from '../src/data/loader.js';
-import { denormalizeToRgb } from '../src/data/normalize.js';
-import { renderPreviewGrid } from '../src/data/preview-grid.js';
-import { scanImageFolder } from '../src/data/scan.js';
-import { UserError } from '../src/util/errors.js';
+import { previewCommand } from '../../src/cli/preview.js';
+import { resolveTransforms } from '../../src/config/transforms.js';
+import { methodNamed } from '../../src/methods/index.js';
+import { DataLoader } from '../../src/data/loader.js';
+import { denormalizeToRgb } from '../../src/data/normalize.js';
+import { renderPreviewGrid } from '../../src/data/preview-grid.js';
+import { scanImageFolder } from '../../src/data/scan.js';
+import { UserError } from '../../src/util/errors.js';
 
-const EXAMPLES = join(import.meta.dirname, '../examples/images');
+const EXAMPLES = join(import.meta.dirname, '../../examples/images');
 let dir: string;
 let data: string;
 
@@ -39,8 +40,7 @@ describe('renderPreviewGrid', () => {
   it('one row per image with the original, every global and local view at its own size', async () => {
     const png = await renderPreviewGrid({
       data,
-      method: 'dino',
-      transforms: { global: { size: 40 }, local: { size: 20 } },
+      transforms: resolveTransforms(methodNamed('dino').transforms, { global: { size: 40 }, local: { size: 20 } }),
       images: 2,
       seed: 3,
     });
@@ -51,9 +51,9 @@ describe('renderPreviewGrid', () => {
 
   it('shows the views of the first training batch for that seed', async () => {
     const override = { global: { size: 24 }, local: { count: 0, size: 8 } };
-    const png = await renderPreviewGrid({ data, method: 'simclr', transforms: override, images: 1, seed: 11 });
+    const t = resolveTransforms(methodNamed('simclr').transforms, override);
+    const png = await renderPreviewGrid({ data, transforms: t, images: 1, seed: 11 });
     const { data: pixels, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
-    const t = resolveTransforms('simclr', override);
     const l = new DataLoader({ files: await scanImageFolder(data), transforms: t, batchSize: 1, seed: 11 });
     const b = await l.next();
     await l.close();
@@ -91,8 +91,9 @@ describe('dinotrain preview', () => {
     );
     const badMethod = join(dir, 'm.yaml');
     writeFileSync(badMethod, 'method: byol\n');
-    await assert.rejects(readPreviewConfig(badMethod), (e: unknown) => e instanceof UserError && /method/.test(e.message));
-    await assert.rejects(readPreviewConfig(join(dir, 'missing.yaml')), UserError);
+    const preview = (config: string) => previewCommand().parseAsync(['--data', data, '--out', join(dir, 'x.png'), '--config', config], { from: 'user' });
+    await assert.rejects(preview(badMethod), (e: unknown) => e instanceof UserError && /method: unknown method 'byol'/.test(e.message));
+    await assert.rejects(preview(join(dir, 'missing.yaml')), (e: unknown) => e instanceof UserError && /missing\.yaml/.test(e.message));
     await assert.rejects(
       previewCommand().parseAsync(['--data', join(dir, 'nope'), '--out', join(dir, 'x.png')], { from: 'user' }),
       (e: unknown) => e instanceof UserError && /not found/.test(e.message),

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { decodeImage } from '../src/data/decode.js';
-import { ImageFileList, isImageFileName, scanImageFolder } from '../src/data/scan.js';
-import { UserError } from '../src/util/errors.js';
+import { decodeImage } from '../../src/data/decode.js';
+import { ImageFileList, isImageFileName, scanImageFolder } from '../../src/data/scan.js';
+import { UserError } from '../../src/util/errors.js';
 
 let dir: string;
 before(() => {

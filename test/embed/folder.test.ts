@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { embedFolder } from '../src/embed/embed-folder.js';
-import { formatFloat32, writeEmbeddings } from '../src/embed/write-embeddings.js';
-import { UserError } from '../src/util/errors.js';
-import { tinyBackbone } from './fixtures/eval/tiny-backbone.js';
-import { writeLabelledSet } from './fixtures/eval/synthetic-images.js';
+import { embedFolder } from '../../src/embed/embed-folder.js';
+import { formatFloat32, writeEmbeddings } from '../../src/embed/write-embeddings.js';
+import { UserError } from '../../src/util/errors.js';
+import { tinyBackbone } from '../fixtures/eval/tiny-backbone.js';
+import { writeLabelledSet } from '../fixtures/eval/synthetic-images.js';
 
 const MEAN = [0.5, 0.4, 0.3];
 const STD = [0.25, 0.2, 0.3];

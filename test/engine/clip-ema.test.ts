@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { clipGlobalNorm, clipPerTensor } from '../src/engine/clip.js';
-import { emaUpdate } from '../src/engine/ema.js';
-import { type ParamSpec, ParamStore } from '../src/engine/param-store.js';
+import { clipGlobalNorm, clipPerTensor } from '../../src/engine/clip.js';
+import { emaUpdate } from '../../src/engine/ema.js';
+import { type TrainableTensor as ParamSpec, ParamStore } from '../../src/engine/param-store.js';
 
 interface Fixture {
   specs: ParamSpec[];
@@ -13,7 +13,7 @@ interface Fixture {
   clip_per_tensor: { maxNorm: number; scale: number; norms: number[]; grads: number[] }[];
   ema: { teacher0: number[]; momentums: number[]; steps: { student: number[]; teacher: number[] }[] };
 }
-const fx = JSON.parse(readFileSync(new URL('./fixtures/optim/optim.json', import.meta.url), 'utf8')) as Fixture;
+const fx = JSON.parse(readFileSync(new URL('../fixtures/optim/optim.json', import.meta.url), 'utf8')) as Fixture;
 
 function close(actual: ArrayLike<number>, expected: readonly number[], what: string, tol = 1e-6): void {
   assert.equal(actual.length, expected.length, `${what}: length`);

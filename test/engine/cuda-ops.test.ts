@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import onnxProto from 'onnx-proto';
-import { resolvePretrainConfig } from '../src/config/load.js';
-import { createMethod } from '../src/methods/registry.js';
+import { resolvePretrainConfig } from '../../src/config/load.js';
+import { buildMethod } from '../helpers/methods.js';
 
-const cuda = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/ort-cuda-ops.json'), 'utf8')) as { ops: Record<string, string[]> };
+const cuda = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/ort-cuda-ops.json'), 'utf8')) as { ops: Record<string, string[]> };
 
 const runs = [
   { method: 'dino', model: 'vit-tiny/16', model_args: { embed_dim: 32, depth: 2, num_heads: 2 }, method_args: { output_dim: 64 } },
@@ -29,7 +29,7 @@ for (const run of runs) {
         { ...run, transforms: { global: { size: 32 }, local: { size: 16 } } },
         { data: 'unused', out: 'unused', threads: 1 },
       );
-      const m = await createMethod(cfg.method, { cfg, datasetSize: 37, session: { providers: ['cpu'], threads: 1 } });
+      const m = await buildMethod(cfg, { images: 37 });
       await m.release();
       const files = readdirSync(dir);
       assert.ok(files.length >= 1, 'graphs were built');

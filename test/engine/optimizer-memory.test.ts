@@ -3,11 +3,11 @@
 // OPTIM_MEMORY_STEPS=1000 runs the long version.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AdamW } from '../src/engine/adamw.js';
-import { clipGlobalNorm } from '../src/engine/clip.js';
-import { emaUpdate } from '../src/engine/ema.js';
-import { ParamStore } from '../src/engine/param-store.js';
-import { Rng } from '../src/util/rng.js';
+import { AdamW } from '../../src/engine/adamw.js';
+import { clipGlobalNorm } from '../../src/engine/clip.js';
+import { emaUpdate } from '../../src/engine/ema.js';
+import { ParamStore } from '../../src/engine/param-store.js';
+import { Rng } from '../../src/util/rng.js';
 
 const PARAMS = 5_000_000;
 const STEPS = Number(process.env.OPTIM_MEMORY_STEPS ?? 100);

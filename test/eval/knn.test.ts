@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { knnClassify, topK } from '../src/eval/knn.js';
-import { matrix } from '../src/eval/matrix.js';
+import { knnClassify, topK } from '../../src/eval/knn.js';
+import { matrix } from '../../src/eval/matrix.js';
 
 interface KnnCase {
   numClasses: number;
@@ -15,7 +15,7 @@ interface KnnCase {
   results: { k: number; T: number; top1: number; top5: number; predictions: number[][]; votes: number[][] }[];
 }
 
-const ref = JSON.parse(readFileSync(new URL('./fixtures/eval/knn_reference.json', import.meta.url), 'utf8')) as { cases: KnnCase[] };
+const ref = JSON.parse(readFileSync(new URL('../fixtures/eval/knn_reference.json', import.meta.url), 'utf8')) as { cases: KnnCase[] };
 
 test('topK: largest first, ties to the lower index', () => {
   assert.deepEqual(topK(Float64Array.from([0.1, 0.9, 0.5, 0.9, -1, 0.5]), 4), [1, 3, 2, 5]);

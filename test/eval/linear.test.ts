@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { linearProbe } from '../src/eval/linear-probe.js';
-import { matrix } from '../src/eval/matrix.js';
-import { fitSoftmaxRegression, softmaxProblem } from '../src/eval/softmax-regression.js';
-import { Rng } from '../src/util/rng.js';
+import { linearProbe } from '../../src/eval/linear-probe.js';
+import { matrix } from '../../src/eval/matrix.js';
+import { fitSoftmaxRegression, softmaxProblem } from '../../src/eval/softmax-regression.js';
+import { Rng } from '../../src/util/rng.js';
 
-const ref = JSON.parse(readFileSync(new URL('./fixtures/eval/linear_reference.json', import.meta.url), 'utf8')) as {
+const ref = JSON.parse(readFileSync(new URL('../fixtures/eval/linear_reference.json', import.meta.url), 'utf8')) as {
   n: number;
   dim: number;
   classes: number;

@@ -7,22 +7,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { readConfigFile, resolvePretrainConfig } from '../src/config/load.js';
-import { buildBackboneGraph } from '../src/export/backbone-graph.js';
-import { exportCheckpoint } from '../src/export/export-checkpoint.js';
-import { readSafetensors, writeSafetensors } from '../src/export/safetensors.js';
-import { randomImages } from '../src/export/verify.js';
-import { Session, readModelInfo, toBytes } from '../src/graph/index.js';
-import { Dino } from '../src/methods/dino.js';
-import { modelOverrides } from '../src/models/overrides.js';
-import { getModel } from '../src/models/registry.js';
-import { applyInitWeights } from '../src/train/init-weights.js';
-import { UserError } from '../src/util/errors.js';
-import { runCli } from './helpers/run-cli.js';
+import { readConfigFile, resolvePretrainConfig } from '../../src/config/load.js';
+import { buildBackboneGraph } from '../../src/export/backbone-graph.js';
+import { exportCheckpoint } from '../../src/export/export-checkpoint.js';
+import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors.js';
+import { randomImages } from '../../src/export/verify.js';
+import { Session, readModelInfo, toBytes } from '../../src/graph/index.js';
+import type { Dino } from '../../src/methods/dino/dino.js';
+import { createMethod } from '../helpers/methods.js';
+import { modelOverrides } from '../../src/models/overrides.js';
+import { getModel } from '../../src/models/registry.js';
+import { applyInitWeights } from '../../src/train/init-weights.js';
+import { UserError } from '../../src/util/errors.js';
 
 const runExportCli = (args: string[]) => runCli(['export', ...args]);
-import { relErr } from './fixtures/models/fixture.js';
-import { runCli, tinyDinoArgs } from './helpers/run-cli.js';
+import { relErr } from '../fixtures/models/fixture.js';
+import { runCli, tinyDinoArgs } from '../helpers/run-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dt-export-cli-'));
 const run = join(tmp, 'run');
@@ -99,7 +99,7 @@ test('safetensors export round trip: --init-weights loads it into student and te
 
   // a fresh DINO from the same config with another seed: different weights until --init-weights
   const cfg = resolvePretrainConfig(readConfigFile('test/fixtures/tiny-dino.yaml'), { data: 'examples/images', out: join(tmp, 'fresh'), seed: 99 });
-  const dino = new Dino({ cfg, datasetSize: 37, session: { providers: ['cpu'], threads: 1 } });
+  const dino = createMethod<Dino>(cfg);
   const headBefore = Float32Array.from(dino.student.value('dino_head.last_layer.weight_v'));
   assert.notDeepEqual(dino.backbone('student').tensors.get('pos_embed')!.data, teacher.get('pos_embed'));
   const warnings: string[] = [];

@@ -9,21 +9,21 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { writeBackboneOnnx, writeBackboneSafetensors } from '../src/export/backbone-files.js';
-import { backboneOnnx } from '../src/export/onnx.js';
-import { parseSafetensors } from '../src/export/safetensors.js';
-import { toFloat32 } from '../src/export/tensor-values.js';
-import { ExportVerificationError, randomImages, verifyBackboneOnnx } from '../src/export/verify.js';
-import { readModelInfo } from '../src/graph/index.js';
-import type { SerializedTensor } from '../src/methods/method.js';
-import { modelOverrides } from '../src/models/overrides.js';
-import { getModel, type BackboneModel } from '../src/models/registry.js';
-import { UserError } from '../src/util/errors.js';
-import { CASES, caseImages, caseModel, caseWeights, randomBackboneWeights } from './fixtures/export/cases.js';
-import { decode, relErr, type FixtureTensor } from './fixtures/models/fixture.js';
+import { writeBackboneOnnx, writeBackboneSafetensors } from '../../src/export/backbone-files.js';
+import { backboneOnnx } from '../../src/export/onnx.js';
+import { parseSafetensors } from '../../src/formats/safetensors.js';
+import { toFloat32 } from '../../src/formats/tensor-values.js';
+import { ExportVerificationError, randomImages, verifyBackboneOnnx } from '../../src/export/verify.js';
+import { readModelInfo } from '../../src/graph/index.js';
+import type { SerializedTensor } from '../../src/models/weights.js';
+import { modelOverrides } from '../../src/models/overrides.js';
+import { getModel, type BackboneModel } from '../../src/models/registry.js';
+import { UserError } from '../../src/util/errors.js';
+import { CASES, caseImages, caseModel, caseWeights, randomBackboneWeights } from '../fixtures/export/cases.js';
+import { decode, relErr, type FixtureTensor } from '../fixtures/models/fixture.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dt-export-onnx-'));
-const fixtures = fileURLToPath(new URL('./fixtures/export/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../fixtures/export/', import.meta.url));
 const opts = { method: 'dino', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 function tinyVit(): BackboneModel {

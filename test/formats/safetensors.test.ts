@@ -13,11 +13,11 @@ import {
   type TensorInput,
   type TypedArray,
   writeSafetensors,
-} from '../src/export/safetensors.js';
-import { UserError } from '../src/util/errors.js';
+} from '../../src/formats/safetensors.js';
+import { UserError } from '../../src/util/errors.js';
 
-const fixtureBytes = readFileSync(new URL('./fixtures/optim/handmade.safetensors', import.meta.url));
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/optim/handmade.json', import.meta.url), 'utf8')) as {
+const fixtureBytes = readFileSync(new URL('../fixtures/optim/handmade.safetensors', import.meta.url));
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/optim/handmade.json', import.meta.url), 'utf8')) as {
   metadata: Record<string, string>;
   tensors: Record<string, { dtype: Dtype; shape: number[]; values: (number | string)[] }>;
 };

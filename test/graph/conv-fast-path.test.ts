@@ -3,9 +3,9 @@
 // weight gradient as a Gemm), strides, dilation, 1x1, bias, a symbolic batch run at two sizes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type ConvOptions } from '../src/graph/index.js';
-import { Rng } from '../src/util/rng.js';
-import { maxRelDiff } from './helpers/compare.js';
+import { Graph, Session, type ConvOptions } from '../../src/graph/index.js';
+import { Rng } from '../../src/util/rng.js';
+import { maxRelDiff } from '../helpers/compare.js';
 
 interface Case {
   c: number;

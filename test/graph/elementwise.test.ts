@@ -1,8 +1,8 @@
 // Elementwise VJPs against float64 central finite differences run in ORT.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type Tensor } from '../src/graph/index.js';
-import { gradCheckOp, type OpCheckOptions } from '../src/graph/gradcheck.js';
+import { Graph, Session, type Tensor } from '../../src/graph/index.js';
+import { gradCheckOp, type OpCheckOptions } from '../../src/graph/gradcheck.js';
 
 const TOL = 1e-6;
 type F = (g: Graph, x: Tensor[]) => Tensor;

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { sessionOptions } from '../src/engine/session.js';
-import { Graph, Session } from '../src/graph/index.js';
-import { Rng } from '../src/util/rng.js';
-import { maxRelDiff } from './helpers/compare.js';
+import { sessionOptions } from '../../src/engine/session.js';
+import { Graph, Session } from '../../src/graph/index.js';
+import { Rng } from '../../src/util/rng.js';
+import { maxRelDiff } from '../helpers/compare.js';
 
 const { onnx } = onnxProto;
 
@@ -27,7 +27,8 @@ function mlp(opts: { contribOps?: boolean; dtype?: 'float' | 'double' }) {
 
 function mlpFeeds(dtype: 'float' | 'double') {
   const rng = new Rng(7);
-  const arr = (n: number, s: number) => (dtype === 'float' ? Float32Array : Float64Array).from({ length: n }, () => rng.normal() * s);
+  const arr = (n: number, s: number) =>
+    dtype === 'float' ? Float32Array.from({ length: n }, () => rng.normal() * s) : Float64Array.from({ length: n }, () => rng.normal() * s);
   return {
     x: { data: arr(6 * 12, 2), dims: [6, 12] },
     r: { data: arr(6 * 5, 1), dims: [6, 5] },

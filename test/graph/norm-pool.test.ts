@@ -3,8 +3,8 @@
 // build: float64 graphs decompose them, and the fused ops' own VJPs are checked in graph-torch-fixtures.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type Tensor } from '../src/graph/index.js';
-import { gradCheckOp, type OpCheckOptions } from '../src/graph/gradcheck.js';
+import { Graph, Session, type Tensor } from '../../src/graph/index.js';
+import { gradCheckOp, type OpCheckOptions } from '../../src/graph/gradcheck.js';
 
 const TOL = 1e-6;
 type F = (g: Graph, x: Tensor[]) => Tensor;

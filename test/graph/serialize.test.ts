@@ -2,7 +2,7 @@
 // model function built with parameters as inputs (training) or as initializers (export).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, readModelInfo, Session, type Tensor } from '../src/graph/index.js';
+import { Graph, readModelInfo, Session, type Tensor } from '../../src/graph/index.js';
 
 function mlp(g: Graph): { x: Tensor; y: Tensor; params: Tensor[] } {
   const x = g.input('x', ['N', 4]);

@@ -2,9 +2,9 @@
 // and gradients as graphs built with that batch size baked in.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type Dim, type Tensor } from '../src/graph/index.js';
-import { gradCheck } from '../src/graph/gradcheck.js';
-import { Rng } from '../src/util/rng.js';
+import { Graph, Session, type Dim, type Tensor } from '../../src/graph/index.js';
+import { gradCheck } from '../../src/graph/gradcheck.js';
+import { Rng } from '../../src/util/rng.js';
 
 const D = 6, K = 5;
 const PARAMS: [string, number[]][] = [

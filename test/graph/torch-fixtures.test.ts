@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Graph, Session, type Tensor } from '../src/graph/index.js';
+import { Graph, Session, type Tensor } from '../../src/graph/index.js';
 
 interface Arr { shape: number[]; data: number[] }
 interface Case { name: string; params: Record<string, any>; inputs: Record<string, Arr>; r: Arr; y: Arr; grads: Record<string, number[]> }
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/graph/torch_ops.json', import.meta.url), 'utf8')) as { cases: Case[] };
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/graph/torch_ops.json', import.meta.url), 'utf8')) as { cases: Case[] };
 
 const build: Record<string, (g: Graph, t: Record<string, Tensor>, p: Record<string, any>) => Tensor> = {
   conv: (g, t, p) => g.conv(t.x, t.w, t.b ?? null, p),

@@ -3,9 +3,9 @@
 // (fused LayerNormalization, Erf) vs the float64 one.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type Dim, type Tensor } from '../src/graph/index.js';
-import { gradCheck } from '../src/graph/gradcheck.js';
-import { Rng } from '../src/util/rng.js';
+import { Graph, Session, type Dim, type Tensor } from '../../src/graph/index.js';
+import { gradCheck } from '../../src/graph/gradcheck.js';
+import { Rng } from '../../src/util/rng.js';
 
 const cfg = { img: 16, patch: 8, dim: 8, heads: 2, depth: 2, mlp: 16, out: 6 };
 const n = cfg.img / cfg.patch, T = n * n + 1, D = cfg.dim, hd = D / cfg.heads, P = cfg.patch;

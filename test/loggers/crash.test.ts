@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { createLoggers } from '../src/loggers/create.js';
-import { readEventFile, scalarsAfterPurge } from './fixtures/loggers/tfevents-decoder.js';
+import { createLoggers } from '../../src/loggers/create.js';
+import { readEventFile, scalarsAfterPurge } from '../fixtures/loggers/tfevents-decoder.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'loggers-crash-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -19,7 +19,7 @@ const eventFiles = (dir: string) =>
 
 /** Runs the logging child until it has reported `atLeast` steps, SIGKILLs it; returns the last reported step. */
 function logThenKill(outDir: string, atLeast: number): Promise<number> {
-  const script = fileURLToPath(new URL('./fixtures/loggers/log-until-killed.ts', import.meta.url));
+  const script = fileURLToPath(new URL('../fixtures/loggers/log-until-killed.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), script, outDir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
   createLoggers, defaultLoggerNames, loggerNames, loggersConfigSchema, parseLoggerNames, resolveWandbEnv,
-} from '../src/loggers/index.js';
-import { FanoutLogger } from '../src/loggers/fanout.js';
-import type { Logger } from '../src/loggers/logger.js';
-import { UserError } from '../src/util/errors.js';
-import { readEventFile } from './fixtures/loggers/tfevents-decoder.js';
+} from '../../src/loggers/index.js';
+import { FanoutLogger } from '../../src/loggers/fanout.js';
+import type { Logger } from '../../src/loggers/logger.js';
+import { UserError } from '../../src/util/errors.js';
+import { readEventFile } from '../fixtures/loggers/tfevents-decoder.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'loggers-create-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const png = readFileSync(new URL('./fixtures/loggers/views.png', import.meta.url));
+const png = readFileSync(new URL('../fixtures/loggers/views.png', import.meta.url));
 
 test('names: the three loggers, jsonl+tensorboard by default, comma lists, unknown ones refused', () => {
   assert.deepEqual([...loggerNames], ['jsonl', 'tensorboard', 'wandb']);

@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { JsonlLogger, METRICS_FILE } from '../src/loggers/jsonl.js';
+import { JsonlLogger, METRICS_FILE } from '../../src/loggers/jsonl.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'loggers-jsonl-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -4,18 +4,18 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { crc32c, maskedCrc32c } from '../src/loggers/crc32c.js';
-import { flattenConfig } from '../src/loggers/flatten.js';
-import { ProtoWriter } from '../src/loggers/protobuf.js';
-import { TensorBoardLogger } from '../src/loggers/tensorboard.js';
-import { scalarsEvent } from '../src/loggers/tf-event.js';
-import { tfRecord } from '../src/loggers/tfrecord.js';
-import { FIXTURE_CONFIG, fixtureValues, writeFixtureRun } from './fixtures/loggers/tb-fixture-run.js';
+import { crc32c, maskedCrc32c } from '../../src/loggers/crc32c.js';
+import { flattenConfig } from '../../src/loggers/flatten.js';
+import { ProtoWriter } from '../../src/loggers/protobuf.js';
+import { TensorBoardLogger } from '../../src/loggers/tensorboard.js';
+import { scalarsEvent } from '../../src/loggers/tf-event.js';
+import { tfRecord } from '../../src/loggers/tfrecord.js';
+import { FIXTURE_CONFIG, fixtureValues, writeFixtureRun } from '../fixtures/loggers/tb-fixture-run.js';
 import {
   bitwiseCrc32c, decode, maskCrc, readEventFile, readFrames, scalarsAfterPurge,
-} from './fixtures/loggers/tfevents-decoder.js';
+} from '../fixtures/loggers/tfevents-decoder.js';
 
-const fixtureDir = new URL('./fixtures/loggers/', import.meta.url);
+const fixtureDir = new URL('../fixtures/loggers/', import.meta.url);
 const expected = JSON.parse(readFileSync(new URL('tb_expected.json', fixtureDir), 'utf8'));
 const png = readFileSync(new URL('views.png', fixtureDir));
 const tmp = mkdtempSync(join(tmpdir(), 'loggers-tb-'));

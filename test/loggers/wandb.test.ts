@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { createLoggers, type CreateLoggersOptions } from '../src/loggers/create.js';
-import { WandbLogger, type WandbLoggerOptions } from '../src/loggers/wandb.js';
-import { UserError } from '../src/util/errors.js';
-import { type FakeWandb, type FakeWandbOptions, startFakeWandb } from './helpers/fake-wandb.js';
-import { readEventFile, scalarsAfterPurge } from './fixtures/loggers/tfevents-decoder.js';
+import { createLoggers, type CreateLoggersOptions } from '../../src/loggers/create.js';
+import { WandbLogger, type WandbLoggerOptions } from '../../src/loggers/wandb.js';
+import { UserError } from '../../src/util/errors.js';
+import { type FakeWandb, type FakeWandbOptions, startFakeWandb } from '../helpers/fake-wandb.js';
+import { readEventFile, scalarsAfterPurge } from '../fixtures/loggers/tfevents-decoder.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'loggers-wandb-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const png = readFileSync(new URL('./fixtures/loggers/views.png', import.meta.url));
+const png = readFileSync(new URL('../fixtures/loggers/views.png', import.meta.url));
 const KEY = 'k'.repeat(40);
 const CONFIG = { method: 'dino', optim: { lr: 0.0005, betas: [0.9, 0.999] }, epochs: 3 };
 const values = (s: number) => ({ loss: 10 / (s + 1), lr: 0.001 * s, epoch: Math.floor(s / 20) });
@@ -237,7 +237,7 @@ describe('wandb logger against a loopback W&B stand-in', { concurrency: 4 }, () 
 
   test('a training process that never calls close() still exits, and its W&B run is marked failed', async () => {
     await withFake({}, async (fake) => {
-      const script = fileURLToPath(new URL('./fixtures/loggers/wandb-no-close.ts', import.meta.url));
+      const script = fileURLToPath(new URL('../fixtures/loggers/wandb-no-close.ts', import.meta.url));
       const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), script, fake.url], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -2,11 +2,13 @@
 // crops, same center; the loss, its parts, every student gradient and the center update must match.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { resolvePretrainConfig } from '../src/config/load.js';
-import type { Batch } from '../src/data/loader.js';
-import { Dino } from '../src/methods/dino.js';
-import { getModel } from '../src/models/registry.js';
-import { decode, decodeMap, loadFixture, type FixtureTensor } from './fixtures/models/fixture.js';
+import { resolvePretrainConfig } from '../../src/config/load.js';
+import type { Batch } from '../../src/data/loader.js';
+import { Dino } from '../../src/methods/dino/dino.js';
+import { getModel } from '../../src/models/registry.js';
+import { decode, decodeMap, loadFixture, type FixtureTensor } from '../fixtures/models/fixture.js';
+import { maxRelDiff as relErr } from '../helpers/compare.js';
+import { methodContext, scalars as stepScalars } from '../helpers/methods.js';
 
 interface StepFixture {
   cfg: { B: number; G: number; L: number; K: number; teacher_temp: number; student_temp: number; center_momentum: number };
@@ -24,15 +26,6 @@ interface StepFixture {
 
 const fx = loadFixture<StepFixture>('../dino/dino_step.json');
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
-
 test('DINO step: loss, parts, every gradient and the center update match PyTorch', async () => {
   const { B, G, L, K } = fx.cfg;
   const cfg = resolvePretrainConfig(
@@ -43,19 +36,19 @@ test('DINO step: loss, parts, every gradient and the center update match PyTorch
     { data: 'unused', out: 'unused', threads: 1 },
   );
   const model = getModel('vit-tiny/8', { vit: { embedDim: 16, depth: 2, numHeads: 2, imgSize: 32 } });
-  const dino = new Dino({ cfg, datasetSize: 10, session: { providers: ['cpu'], threads: 1 } }, model);
+  const dino = new Dino(methodContext(cfg, { images: 10, totalSteps: 10 }), model);
   await dino.init();
   try {
     dino.student.load(decodeMap(fx.student), '', 'fixture');
     dino.teacher.load(decodeMap(fx.teacher), '', 'fixture');
-    dino.center.set(decode(fx.center).data);
+    dino.center.values.set(decode(fx.center).data);
 
     const g = decode(fx.globals).data as Float32Array;
     const l = decode(fx.locals).data as Float32Array;
     const gs = B * 3 * 32 * 32, ls = B * 3 * 16 * 16;
     const views = [...Array(G)].map((_, v) => g.slice(v * gs, (v + 1) * gs)).concat([...Array(L)].map((_, v) => l.slice(v * ls, (v + 1) * ls)));
     const batch: Batch = { epoch: 0, batch: 0, size: B, views, viewSizes: [32, 32, 16, 16], indices: new Uint32Array(B), waitMs: 0 };
-    const scalars = { step: 0, totalSteps: 10, lr: 0, weightDecay: 0, momentum: 0.99, teacherTemp: fx.cfg.teacher_temp };
+    const scalars = stepScalars({ momentum: 0.99, teacherTemp: fx.cfg.teacher_temp });
     const r = await dino.forwardBackward(batch, scalars);
 
     assert.ok(Math.abs(r.loss - fx.loss) < 1e-5 * fx.loss, `loss ${r.loss} vs ${fx.loss}`);
@@ -72,7 +65,7 @@ test('DINO step: loss, parts, every gradient and the center update match PyTorch
     assert.ok(worst > 0, 'gradients were compared');
 
     dino.afterStep(scalars);
-    assert.ok(relErr(dino.center, decode(fx.new_center).data) < 1e-5);
+    assert.ok(relErr(dino.center.values, decode(fx.new_center).data) < 1e-5);
   } finally {
     await dino.release();
   }

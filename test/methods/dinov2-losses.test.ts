@@ -5,15 +5,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Graph, Session, type Feed, type Tensor } from '../src/graph/index.js';
-import { maskedPatches } from '../src/methods/dinov2/masked-patches.js';
-import { dinoLoss } from '../src/methods/losses/dino.js';
-import { ibotLoss, ibotTeacherTargets } from '../src/methods/losses/ibot.js';
-import { koleoLoss } from '../src/methods/losses/koleo.js';
-import { sinkhornKnopp } from '../src/methods/losses/sinkhorn-knopp.js';
+import { Graph, Session, type Feed, type Tensor } from '../../src/graph/index.js';
+import { maskedPatches } from '../../src/methods/dinov2/masked-patches.js';
+import { dinoLoss } from '../../src/methods/dino/loss.js';
+import { ibotLoss, ibotTeacherTargets } from '../../src/methods/dinov2/ibot-loss.js';
+import { koleoLoss } from '../../src/methods/dinov2/koleo-loss.js';
+import { sinkhornKnopp } from '../../src/methods/dinov2/sinkhorn-knopp.js';
 
 interface Arr { shape: number[]; data: number[] }
-const load = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/dinov2/${name}`, import.meta.url), 'utf8'));
+const load = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/dinov2/${name}`, import.meta.url), 'utf8'));
 const f32 = (a: Arr): Feed => ({ data: Float32Array.from(a.data), dims: a.shape });
 
 function maxErr(got: ArrayLike<number>, want: ArrayLike<number>): { abs: number; rel: number } {

@@ -3,17 +3,21 @@
 // head, batches without masks, and the ViT-only rule.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readConfigFile, resolvePretrainConfig } from '../src/config/load.js';
-import type { PretrainConfig } from '../src/config/schema.js';
-import type { Batch } from '../src/data/loader.js';
-import { batchMasks } from '../src/data/masks.js';
-import { Dinov2, loaderMasks } from '../src/methods/dinov2.js';
-import type { StepScalars } from '../src/methods/method.js';
-import { UserError } from '../src/util/errors.js';
-import { Rng } from '../src/util/rng.js';
+import { readConfigFile, resolvePretrainConfig } from '../../src/config/load.js';
+import type { PretrainConfig } from '../../src/config/schema.js';
+import type { Batch } from '../../src/data/loader.js';
+import { batchMasks } from '../../src/data/masks.js';
+import type { Dinov2 } from '../../src/methods/dinov2/dinov2.js';
+import { dinov2 } from '../../src/methods/dinov2/index.js';
+import { dino } from '../../src/methods/dino/index.js';
+import type { StepScalars } from '../../src/methods/method.js';
+import { restoreState } from '../../src/methods/state.js';
+import { checkedModel } from '../../src/train/setup.js';
+import { UserError } from '../../src/util/errors.js';
+import { Rng } from '../../src/util/rng.js';
+import { buildMethod, scalars as stepScalars } from '../helpers/methods.js';
 
-const session = { providers: ['cpu'], threads: 1 };
-const scalars = (step = 0): StepScalars => ({ step, totalSteps: 10, lr: 1e-3, weightDecay: 0.04, momentum: 0.99, teacherTemp: 0.05 });
+const scalars = (step = 0): StepScalars => stepScalars({ step, lr: 1e-3, weightDecay: 0.04, momentum: 0.99, teacherTemp: 0.05 });
 
 function config(methodArgs: Record<string, unknown> = {}, flags: Record<string, unknown> = {}): PretrainConfig {
   const file = readConfigFile('test/fixtures/dinov2/tiny-dinov2.yaml');
@@ -21,11 +25,7 @@ function config(methodArgs: Record<string, unknown> = {}, flags: Record<string, 
   return resolvePretrainConfig(file, { data: 'unused', out: 'unused', drop_path_rate: 0, ...flags });
 }
 
-async function method(cfg: PretrainConfig): Promise<Dinov2> {
-  const m = new Dinov2({ cfg, datasetSize: 37, session });
-  await m.init();
-  return m;
-}
+const method = (cfg: PretrainConfig, init = true): Promise<Dinov2> => buildMethod<Dinov2>(cfg, { images: 37, init });
 
 /** Random views for every crop and iBOT masks as the loader makes them (half the global crops masked, 10–50%). */
 function batch(cfg: PretrainConfig, n: number, seed: number, opts: { noMasks?: boolean } = {}): Batch {
@@ -86,7 +86,7 @@ test("the mask token's gradient matches a finite difference of the whole loss", 
 });
 
 test('layer-wise learning-rate decay 0.9 and the patch embedding at 0.2x, as dinov2', async () => {
-  const m = new Dinov2({ cfg: config(), datasetSize: 37, session });
+  const m = await method(config(), false);
   const scale = new Map(m.params.specs.map((s) => [s.name, s.lrScale]));
   const close = (name: string, want: number) => assert.ok(Math.abs(scale.get(name)! - want) < 1e-12, `${name}: ${scale.get(name)} vs ${want}`);
   // depth 2: tokens and patch embed are layer 0 of 3, block i is layer i + 1, the final norm and heads scale 1
@@ -111,16 +111,16 @@ test('softmax centering: separate class and patch centers move toward the teache
   try {
     await m.forwardBackward(b, scalars(0));
     m.afterStep(scalars(0));
-    assert.ok(sum(m.centerCls) > 0 && sum(m.centerPatch) > 0);
-    assert.notDeepEqual([...m.centerCls.slice(0, 8)], [...m.centerPatch.slice(0, 8)]);
+    assert.ok(sum(m.centerCls.values) > 0 && sum(m.centerPatch.values) > 0);
+    assert.notDeepEqual([...m.centerCls.values.slice(0, 8)], [...m.centerPatch.values.slice(0, 8)]);
     // a batch without masked patches leaves the patch center as it is
-    const before = Float32Array.from(m.centerPatch);
+    const before = Float32Array.from(m.centerPatch.values);
     const r = await m.forwardBackward(batch(cfg, 4, 4, { noMasks: true }), scalars(1));
     assert.equal(r.parts.ibot, 0);
     assert.ok(Number.isFinite(r.loss));
     assert.equal(sum(m.grads.get('mask_token')), 0);
     m.afterStep(scalars(1));
-    assert.deepEqual(m.centerPatch, before);
+    assert.deepEqual(m.centerPatch.values, before);
 
     state = m.stateTensors();
     for (const k of ['student.mask_token', 'teacher.blocks.0.attn.qkv.weight', 'teacher.dino_head.last_layer.weight_g', 'dinov2.center_cls', 'dinov2.center_patch']) {
@@ -134,10 +134,10 @@ test('softmax centering: separate class and patch centers move toward the teache
   const fresh = await method(cfg);
   try {
     const copy = new Map([...state!].map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }]));
-    fresh.loadStateTensors(copy);
+    restoreState(fresh.stateTensors(), copy);
     assert.equal((await fresh.forwardBackward(b, scalars(2))).loss, next!);
     copy.delete('dinov2.center_patch');
-    assert.throws(() => fresh.loadStateTensors(copy), /dinov2\.center_patch/);
+    assert.throws(() => restoreState(fresh.stateTensors(), copy), /dinov2\.center_patch/);
   } finally {
     await fresh.release();
   }
@@ -153,7 +153,7 @@ test('Sinkhorn-Knopp centering with a separate iBOT head: finite parts, no cente
     for (const [k, v] of Object.entries(r.parts)) assert.ok(Number.isFinite(v) && v > 0, `${k} = ${v}`);
     assert.ok(sum(m.grads.get('ibot_head.mlp.0.weight')) > 0);
     m.afterStep(scalars());
-    assert.equal(sum(m.centerCls) + sum(m.centerPatch), 0);
+    assert.equal(sum(m.centerCls.values) + sum(m.centerPatch.values), 0);
     assert.deepEqual([...m.frozenAt(2)].sort(), ['dino_head.last_layer.weight_v', 'ibot_head.last_layer.weight_v']);
     assert.deepEqual(m.frozenAt(3), []);
     // all masks empty: Sinkhorn-Knopp over no patch must not produce NaN
@@ -165,25 +165,24 @@ test('Sinkhorn-Knopp centering with a separate iBOT head: finite parts, no cente
   }
 });
 
-test("freeze_last_layer_steps 'auto' freezes the DINO head's last layer for one epoch", () => {
-  const m = new Dinov2({ cfg: config({ freeze_last_layer_steps: 'auto' }), datasetSize: 37, session });
-  assert.equal(m.freezeLastLayerSteps, 9); // 37 images, batch 4
+test("freeze_last_layer_steps 'auto' freezes the DINO head's last layer for one epoch", async () => {
+  const m = await buildMethod<Dinov2>(config({ freeze_last_layer_steps: 'auto' }), { images: 37, totalSteps: 100, init: false });
+  assert.equal(m.args.freeze_last_layer_steps, 9); // 37 images, batch 4: one epoch, under 10% of 100 steps
   assert.deepEqual(m.frozenAt(8), ['dino_head.last_layer.weight_v']);
   assert.deepEqual(m.frozenAt(9), []);
 });
 
-test('loaderMasks: the patch grid, ratio range and probability from method_args; nothing for other methods', () => {
-  assert.deepEqual(loaderMasks(config({ mask_ratio: [0.2, 0.4], mask_probability: 0.75 })), { patchSize: 8, ratio: [0.2, 0.4], probability: 0.75 });
-  const dino = resolvePretrainConfig({}, { method: 'dino', data: 'x', out: 'y' });
-  assert.equal(loaderMasks(dino), undefined);
+test("the definition's loader masks: the patch grid, ratio range and probability from method_args; none for DINO", () => {
+  const cfg = config({ mask_ratio: [0.2, 0.4], mask_probability: 0.75 });
+  assert.deepEqual(dinov2.loader!(cfg, checkedModel(cfg)), { masks: { patchSize: 8, ratio: [0.2, 0.4], probability: 0.75 } });
+  assert.equal(dino.loader, undefined);
   assert.throws(() => config({ mask_ratio: [0.5, 0.1] }), /mask_ratio/);
 });
 
 test('a ResNet is refused with a UserError that says DINOv2 needs a ViT', () => {
   const cfg = config({}, { model: 'resnet18', model_args: {} });
   assert.throws(
-    () => new Dinov2({ cfg, datasetSize: 37, session }),
+    () => checkedModel(cfg),
     (e: unknown) => e instanceof UserError && /DINOv2 needs a Vision Transformer/.test(e.message) && /--method dino/.test(e.message),
   );
-  assert.throws(() => loaderMasks(cfg), UserError);
 });

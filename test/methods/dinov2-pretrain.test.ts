@@ -6,8 +6,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readSafetensors } from '../src/export/safetensors.js';
-import { runCli } from './helpers/run-cli.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dt-dinov2-'));
 const args = (out: string, extra: string[] = []) => [

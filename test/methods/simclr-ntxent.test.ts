@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Graph, Session, gradCheck } from '../src/graph/index.js';
-import { ntXentLoss } from '../src/methods/losses/ntxent.js';
-import { relErr } from './fixtures/models/fixture.js';
+import { Graph, Session, gradCheck } from '../../src/graph/index.js';
+import { ntXentLoss } from '../../src/methods/simclr/ntxent-loss.js';
+import { relErr } from '../fixtures/models/fixture.js';
 
 interface NtXentCase {
   name: string;
@@ -17,7 +17,7 @@ interface NtXentCase {
   grad: number[];
 }
 
-const fx = JSON.parse(readFileSync(new URL('./fixtures/simclr/ntxent.json', import.meta.url), 'utf8')) as { cases: NtXentCase[] };
+const fx = JSON.parse(readFileSync(new URL('../fixtures/simclr/ntxent.json', import.meta.url), 'utf8')) as { cases: NtXentCase[] };
 
 /** The views enter as [2, N, D] and are flattened view-major, as the SimCLR method feeds them. */
 async function lossAndGrad(temperature: number, d: number) {

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { readSafetensors } from '../src/export/safetensors.js';
-import { resnetConfig, resnetSpec } from '../src/models/resnet-spec.js';
-import { runCli } from './helpers/run-cli.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
+import { resnetConfig, resnetSpec } from '../../src/models/resnet-spec.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dinotrain-simclr-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

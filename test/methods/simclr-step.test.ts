@@ -5,13 +5,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { resolvePretrainConfig } from '../src/config/load.js';
-import type { Batch } from '../src/data/loader.js';
-import { SGD } from '../src/engine/sgd.js';
-import type { StepScalars } from '../src/methods/method.js';
-import { SimClr } from '../src/methods/simclr.js';
-import { UserError } from '../src/util/errors.js';
-import { decode, decodeMap, relErr, type FixtureTensor } from './fixtures/models/fixture.js';
+import { resolvePretrainConfig } from '../../src/config/load.js';
+import type { Batch } from '../../src/data/loader.js';
+import { SGD } from '../../src/engine/sgd.js';
+import type { StepScalars } from '../../src/methods/method.js';
+import { simclr } from '../../src/methods/simclr/index.js';
+import { SimClr } from '../../src/methods/simclr/simclr.js';
+import { restoreState } from '../../src/methods/state.js';
+import { checkedModel } from '../../src/train/setup.js';
+import { methodContext, scalars as stepScalars } from '../helpers/methods.js';
+import { UserError } from '../../src/util/errors.js';
+import { decode, decodeMap, relErr, type FixtureTensor } from '../fixtures/models/fixture.js';
 
 interface StepFixture {
   config: { width: number; hidden_dim: number; output_dim: number; batch: number; size: number; temperature: number; lr: number; momentum: number; weight_decay: number };
@@ -20,7 +24,7 @@ interface StepFixture {
   steps: { loss: number; grads: Record<string, FixtureTensor>; running_after: Record<string, FixtureTensor>; params_after?: Record<string, FixtureTensor> }[];
 }
 
-const fx = JSON.parse(readFileSync(new URL('./fixtures/simclr/step.json', import.meta.url), 'utf8')) as StepFixture;
+const fx = JSON.parse(readFileSync(new URL('../fixtures/simclr/step.json', import.meta.url), 'utf8')) as StepFixture;
 const c = fx.config;
 
 function makeMethod(overrides: Record<string, unknown> = {}) {
@@ -34,7 +38,7 @@ function makeMethod(overrides: Record<string, unknown> = {}) {
       ...overrides,
     },
   );
-  return new SimClr({ cfg, datasetSize: 8, session: { providers: ['cpu'], threads: 1 } });
+  return new SimClr(methodContext(cfg, { images: 8, totalSteps: 2 }), checkedModel(cfg));
 }
 
 function batchOf(views: FixtureTensor): Batch {
@@ -53,7 +57,7 @@ const TOL = [
   { loss: 1e-4, grads: 1e-3, running: 1e-4 },
 ];
 
-const scalars = (step: number): StepScalars => ({ step, totalSteps: 2, lr: c.lr, weightDecay: c.weight_decay, momentum: 0, teacherTemp: 0 });
+const scalars = (step: number): StepScalars => stepScalars({ step, totalSteps: 2, lr: c.lr, weightDecay: c.weight_decay });
 
 test('SimCLR: two training steps match PyTorch (loss, gradients, BN running statistics, SGD without decay on BN/bias)', async (t) => {
   const m = makeMethod();
@@ -61,7 +65,7 @@ test('SimCLR: two training steps match PyTorch (loss, gradients, BN running stat
   try {
     // the method's spec is torchvision's backbone plus the head, as the fixture's state_dict names them
     assert.deepEqual([...m.stateTensors().keys()].sort(), Object.keys(fx.params).map((k) => 'student.' + k).sort());
-    m.loadStateTensors(new Map([...decodeMap(fx.params)].map(([k, v]) => ['student.' + k, { shape: v.shape, data: Float32Array.from(v.data) }])));
+    restoreState(m.stateTensors(), new Map([...decodeMap(fx.params)].map(([k, v]) => ['student.' + k, { shape: v.shape, data: Float32Array.from(v.data) }])));
     const opt = new SGD(m.params, { lr: c.lr, momentum: c.momentum, weightDecay: c.weight_decay });
 
     const worst: number[] = [];
@@ -96,8 +100,8 @@ test('SimCLR: two training steps match PyTorch (loss, gradients, BN running stat
 
 test('SimCLR: the exported backbone is the student without the projection head, BN buffers included', async () => {
   const m = makeMethod();
-  const b = m.backbone('teacher');
-  assert.equal(m.defaultExportPart, 'student');
+  const b = m.backbone();
+  assert.equal(simclr.exportPart, 'student');
   assert.equal(b.model, 'resnet18');
   const names = [...b.tensors.keys()];
   assert.ok(names.includes('layer4.1.bn2.running_var') && names.includes('conv1.weight'));

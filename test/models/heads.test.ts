@@ -2,12 +2,12 @@
 // gradients (weight_g fixed at 1, so weight_v's gradient goes through the row normalisation), BN statistics.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type Tensor } from '../src/graph/index.js';
-import { graphParams } from '../src/models/graph-params.js';
-import { dinoHeadForward, simclrHeadForward } from '../src/models/heads.js';
-import { dinoHeadConfig, dinoHeadSpec, simclrHeadConfig, simclrHeadSpec } from '../src/models/heads-spec.js';
-import { updateRunningStats, type BnStat } from '../src/models/layers/batch-norm.js';
-import { decode, decodeMap, loadFixture, relErr, type FixtureTensor } from './fixtures/models/fixture.js';
+import { Graph, Session, type Tensor } from '../../src/graph/index.js';
+import { graphParams } from '../../src/models/graph-params.js';
+import { dinoHeadForward, simclrHeadForward } from '../../src/models/heads.js';
+import { dinoHeadConfig, dinoHeadSpec, simclrHeadConfig, simclrHeadSpec } from '../../src/models/heads-spec.js';
+import { updateRunningStats, type BnStat } from '../../src/models/layers/batch-norm.js';
+import { decode, decodeMap, loadFixture, relErr, type FixtureTensor } from '../fixtures/models/fixture.js';
 
 interface HeadCase {
   cfg: Record<string, number>;

@@ -3,12 +3,12 @@
 // from the graph's BN outputs vs torch's, gradients, and eval mode (export graph) with the running statistics.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type Tensor } from '../src/graph/index.js';
-import { graphParams } from '../src/models/graph-params.js';
-import { updateRunningStats } from '../src/models/layers/batch-norm.js';
-import { resnetForward } from '../src/models/resnet.js';
-import { resnetConfig, resnetSpec, type ResNetConfig } from '../src/models/resnet-spec.js';
-import { decode, decodeMap, loadFixture, relErr, type FixtureTensor } from './fixtures/models/fixture.js';
+import { Graph, Session, type Tensor } from '../../src/graph/index.js';
+import { graphParams } from '../../src/models/graph-params.js';
+import { updateRunningStats } from '../../src/models/layers/batch-norm.js';
+import { resnetForward } from '../../src/models/resnet.js';
+import { resnetConfig, resnetSpec, type ResNetConfig } from '../../src/models/resnet-spec.js';
+import { decode, decodeMap, loadFixture, relErr, type FixtureTensor } from '../fixtures/models/fixture.js';
 
 interface ResNetCase {
   name: string;

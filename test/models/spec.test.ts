@@ -2,19 +2,20 @@
 // registry and the position-embedding interpolation matrix vs torch.nn.functional.interpolate.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type Tensor } from '../src/graph/index.js';
-import { graphParams } from '../src/models/graph-params.js';
-import { dinoHeadConfig, dinoHeadSpec } from '../src/models/heads-spec.js';
-import { dropPathRates, sampleKeepMask } from '../src/models/layers/drop-path.js';
-import { initParams, layerDecayScale, numelOf, type ParamSpec } from '../src/models/params.js';
-import { posEmbedMatrix, type PosInterpolation } from '../src/models/pos-embed.js';
-import { getModel, MODEL_NAMES } from '../src/models/registry.js';
-import { resnetConfig, resnetSpec } from '../src/models/resnet-spec.js';
-import { vitConfig } from '../src/models/vit-config.js';
-import { vitSpec } from '../src/models/vit-spec.js';
-import { UserError } from '../src/util/errors.js';
-import { Rng } from '../src/util/rng.js';
-import { decode, loadFixture, relErr, type FixtureTensor } from './fixtures/models/fixture.js';
+import { Graph, Session, type Tensor } from '../../src/graph/index.js';
+import { graphParams } from '../../src/models/graph-params.js';
+import { dinoHeadConfig, dinoHeadSpec } from '../../src/models/heads-spec.js';
+import { dropPathRates, sampleKeepMask } from '../../src/models/layers/drop-path.js';
+import { initParams, layerDecayScale, type ParamSpec } from '../../src/models/params.js';
+import { numel as numelOf } from '../../src/util/shape.js';
+import { posEmbedMatrix, type PosInterpolation } from '../../src/models/pos-embed.js';
+import { getModel, MODEL_NAMES } from '../../src/models/registry.js';
+import { resnetConfig, resnetSpec } from '../../src/models/resnet-spec.js';
+import { vitConfig } from '../../src/models/vit-config.js';
+import { vitSpec } from '../../src/models/vit-spec.js';
+import { UserError } from '../../src/util/errors.js';
+import { Rng } from '../../src/util/rng.js';
+import { decode, loadFixture, relErr, type FixtureTensor } from '../fixtures/models/fixture.js';
 
 const vitFx = loadFixture<{ timm_keys: Record<string, Record<string, number[]>> }>('vit.json');
 const resFx = loadFixture<{ torchvision_keys: Record<string, Record<string, number[]>> }>('resnet.json');

@@ -2,14 +2,14 @@
 // attention scale on the logits, and the LayerNorm gradient that recomputes x̂ with the LayerNormalization kernel.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type Tensor } from '../src/graph/index.js';
-import { graphParams } from '../src/models/graph-params.js';
-import { attention } from '../src/models/layers/attention.js';
-import { vitConfig } from '../src/models/vit-config.js';
-import { vitSpec } from '../src/models/vit-spec.js';
-import { vitForward } from '../src/models/vit.js';
-import { Rng } from '../src/util/rng.js';
-import { maxRelDiff } from './helpers/compare.js';
+import { Graph, Session, type Tensor } from '../../src/graph/index.js';
+import { graphParams } from '../../src/models/graph-params.js';
+import { attention } from '../../src/models/layers/attention.js';
+import { vitConfig } from '../../src/models/vit-config.js';
+import { vitSpec } from '../../src/models/vit-spec.js';
+import { vitForward } from '../../src/models/vit.js';
+import { Rng } from '../../src/util/rng.js';
+import { maxRelDiff } from '../helpers/compare.js';
 
 type Feeds = Record<string, { data: Float32Array | Float64Array; dims: number[] }>;
 

@@ -3,12 +3,12 @@
 // register tokens, the mask token and drop-path keep masks; export mode (weights as initializers) too.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, Session, type Tensor } from '../src/graph/index.js';
-import { graphParams } from '../src/models/graph-params.js';
-import { vitForward, type VitOutputs } from '../src/models/vit.js';
-import { vitConfig, type VitConfig } from '../src/models/vit-config.js';
-import { vitSpec } from '../src/models/vit-spec.js';
-import { decode, decodeMap, loadFixture, relErr, type FixtureTensor } from './fixtures/models/fixture.js';
+import { Graph, Session, type Tensor } from '../../src/graph/index.js';
+import { graphParams } from '../../src/models/graph-params.js';
+import { vitForward, type VitOutputs } from '../../src/models/vit.js';
+import { vitConfig, type VitConfig } from '../../src/models/vit-config.js';
+import { vitSpec } from '../../src/models/vit-spec.js';
+import { decode, decodeMap, loadFixture, relErr, type FixtureTensor } from '../fixtures/models/fixture.js';
 
 interface VitCase {
   name: string;

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { Rng } from '../src/util/rng.js';
-import { FLOATS, expected, SPECS } from './fixtures/optim/checkpoint-writer.js';
+import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { Rng } from '../../src/util/rng.js';
+import { FLOATS, expected, SPECS } from '../fixtures/optim/checkpoint-writer.js';
 
-const writer = fileURLToPath(new URL('./fixtures/optim/checkpoint-writer.ts', import.meta.url));
+const writer = fileURLToPath(new URL('../fixtures/optim/checkpoint-writer.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'dinotrain-ckpt-kill-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -4,8 +4,8 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { AdamW } from '../src/engine/adamw.js';
-import { ParamStore } from '../src/engine/param-store.js';
+import { AdamW } from '../../src/engine/adamw.js';
+import { ParamStore } from '../../src/engine/param-store.js';
 import {
   type CheckpointContents,
   CHECKPOINT_FORMAT_VERSION,
@@ -14,9 +14,9 @@ import {
   loadCheckpoint,
   saveCheckpoint,
   saveCheckpoints,
-} from '../src/train/checkpoint.js';
-import { UserError } from '../src/util/errors.js';
-import { Rng } from '../src/util/rng.js';
+} from '../../src/train/checkpoint.js';
+import { UserError } from '../../src/util/errors.js';
+import { Rng } from '../../src/util/rng.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dinotrain-ckpt-'));
 after(() => rmSync(root, { recursive: true, force: true }));

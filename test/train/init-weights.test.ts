@@ -5,20 +5,21 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readConfigFile, resolvePretrainConfig } from '../src/config/load.js';
-import { writeBackboneSafetensors } from '../src/export/backbone-files.js';
-import { readSafetensors, writeSafetensors, type TensorInput } from '../src/export/safetensors.js';
-import { Dino } from '../src/methods/dino.js';
-import { applyInitWeights } from '../src/train/init-weights.js';
-import { UserError } from '../src/util/errors.js';
-import { randomBackboneWeights } from './fixtures/export/cases.js';
+import { readConfigFile, resolvePretrainConfig } from '../../src/config/load.js';
+import { writeBackboneSafetensors } from '../../src/export/backbone-files.js';
+import { readSafetensors, writeSafetensors, type TensorInput } from '../../src/formats/safetensors.js';
+import type { Dino } from '../../src/methods/dino/dino.js';
+import { createMethod } from '../helpers/methods.js';
+import { applyInitWeights } from '../../src/train/init-weights.js';
+import { UserError } from '../../src/util/errors.js';
+import { randomBackboneWeights } from '../fixtures/export/cases.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dt-init-weights-'));
 const base = readConfigFile('test/fixtures/tiny-dino.yaml');
 
 function dino(overrides: Record<string, unknown> = {}) {
   const cfg = resolvePretrainConfig({ ...base, ...overrides }, { data: 'examples/images', out: join(tmp, 'out') });
-  return new Dino({ cfg, datasetSize: 37, session: { providers: ['cpu'], threads: 1 } });
+  return createMethod<Dino>(cfg);
 }
 
 test('ResNet: a torchvision-style file (with fc.* and int64 num_batches_tracked) starts student and teacher', async () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runCli, tinyDinoArgs } from './helpers/run-cli.js';
+import { runCli, tinyDinoArgs } from '../helpers/run-cli.js';
 
 test('RSS is flat over 300 DINO steps', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'dt-mem-')), 'run');

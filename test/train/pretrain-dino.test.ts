@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { readSafetensors } from '../src/export/safetensors.js';
-import { runCli, startCli, tinyDinoArgs } from './helpers/run-cli.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
+import { runCli, startCli, tinyDinoArgs } from '../helpers/run-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dt-dino-'));
 const readMetrics = (out: string) =>
@@ -96,6 +96,8 @@ test('a NaN loss stops the run with exit 1 and keeps the last good checkpoint', 
   assert.match(r.stderr, /loss became (NaN|Infinity|-Infinity) at step \d+/);
   const state = JSON.parse(readFileSync(join(out, 'checkpoints/last/state.json'), 'utf8'));
   assert.ok(state.step >= 1);
+  // steps are counted from 1 in the logs: the step that failed is the one after the last checkpoint
+  assert.equal(Number(/loss became \S+ at step (\d+)/.exec(r.stderr)![1]), state.step + 1);
   const ck = await readSafetensors(join(out, 'checkpoints/last/model.safetensors'));
   for (const [, t] of ck.tensors) for (const v of t.data as Float32Array) assert.ok(Number.isFinite(v));
 });

@@ -5,9 +5,9 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readEventFile, scalarsAfterPurge } from './fixtures/loggers/tfevents-decoder.js';
-import { startFakeWandb } from './helpers/fake-wandb.js';
-import { runCli, tinyDinoArgs } from './helpers/run-cli.js';
+import { readEventFile, scalarsAfterPurge } from '../fixtures/loggers/tfevents-decoder.js';
+import { startFakeWandb } from '../helpers/fake-wandb.js';
+import { runCli, tinyDinoArgs } from '../helpers/run-cli.js';
 
 test('jsonl, tensorboard and wandb record the same run, and a resume continues them', async () => {
   const fake = await startFakeWandb();

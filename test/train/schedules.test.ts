@@ -3,23 +3,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import {
-  cosineSchedule,
-  freezeLastLayer,
-  learningRate,
-  type LrScaling,
-  scaleLearningRate,
-  teacherMomentum,
-  teacherTemperature,
-  weightDecay,
-} from '../src/train/schedules.js';
+import { teacherMomentum, teacherTemperature } from '../../src/methods/teacher/schedules.js';
+import { cosineSchedule, learningRate, type LrScaling, scaleLearningRate, weightDecay } from '../../src/train/schedules.js';
 
 interface Fixture {
   cosine: { base: number; final: number; totalSteps: number; warmupSteps: number; startWarmup: number; values: number[] }[];
   teacherTemp: { warmupTemp: number; temp: number; warmupSteps: number; values: number[] }[];
   lrScaling: { lr: number; batchSize: number; rule: LrScaling; reference: number; value: number }[];
 }
-const fx = JSON.parse(readFileSync(new URL('./fixtures/optim/schedules.json', import.meta.url), 'utf8')) as Fixture;
+const fx = JSON.parse(readFileSync(new URL('../fixtures/optim/schedules.json', import.meta.url), 'utf8')) as Fixture;
 
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
@@ -53,9 +45,7 @@ test('scaleLearningRate: linear and sqrt rules with a reference batch size', () 
   for (const c of fx.lrScaling) near(scaleLearningRate(c.lr, c.batchSize, c.rule, c.reference), c.value, `${c.rule} B=${c.batchSize}`);
 });
 
-test('freezeLastLayer is true for the first freezeSteps steps only; bad steps are rejected', () => {
-  assert.deepEqual([0, 1, 2, 3].map((s) => freezeLastLayer(s, 2)), [true, true, false, false]);
-  assert.equal(freezeLastLayer(0, 0), false);
+test('bad steps are rejected', () => {
   assert.throws(() => cosineSchedule(-1, 10, { base: 1, final: 0 }), /non-negative integer/);
   assert.throws(() => cosineSchedule(0, 0, { base: 1, final: 0 }), /positive integer/);
 });

@@ -5,53 +5,27 @@
 // targets are softmax-centred (a center per token kind) or Sinkhorn-Knopp balanced. Optimisation as dinov2: layer-wise
 // learning-rate decay, a smaller rate for the patch embedding, the heads' last layer frozen at first.
 import * as ort from 'onnxruntime-node';
-import { resolvePrototypes, type Dinov2Args } from '../config/methods.js';
-import type { PretrainConfig } from '../config/schema.js';
-import type { Batch, LoaderMaskOptions } from '../data/loader.js';
-import { emaUpdate } from '../engine/ema.js';
-import type { FlatTensors } from '../engine/param-store.js';
-import { createSession, floatTensor, scalarOf, scalarTensor, type Feeds } from '../engine/session.js';
-import { Graph, toBytes, type Tensor } from '../graph/index.js';
-import { graphParams } from '../models/graph-params.js';
-import { dinoHeadForward } from '../models/heads.js';
-import { dinoHeadConfig, dinoHeadSpec, type DinoHeadConfig } from '../models/heads-spec.js';
-import { modelOverrides } from '../models/overrides.js';
-import { layerDecayScale, type ParamSpec } from '../models/params.js';
-import { getModel, type BackboneModel } from '../models/registry.js';
-import { UserError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
-import { autoFreezeSteps } from '../train/schedules.js';
-import { maskedPatches } from './dinov2/masked-patches.js';
-import { dinoLoss, dinoTeacherTargets } from './losses/dino.js';
-import { ibotLoss, ibotTeacherTargets } from './losses/ibot.js';
-import { koleoLoss } from './losses/koleo.js';
-import { sinkhornKnopp } from './losses/sinkhorn-knopp.js';
-import { backboneWeights, loadBackboneInto, networkFeeds } from './graph-io.js';
-import type { BackboneWeights, MethodContext, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
-import { Network, trainingArena } from './network.js';
-import { dropPathMasks, stackViews } from './views.js';
+import type { Batch } from '../../data/loader.js';
+import { floatTensor, scalarOf, scalarTensor, type Feeds } from '../../engine/session.js';
+import { Graph, toBytes, type Tensor } from '../../graph/index.js';
+import { graphParams } from '../../models/graph-params.js';
+import { dinoHeadForward } from '../../models/heads.js';
+import { dinoHeadConfig, dinoHeadSpec, type DinoHeadConfig } from '../../models/heads-spec.js';
+import { layerDecayScale, type ParamSpec } from '../../models/params.js';
+import type { BackboneModel } from '../../models/registry.js';
+import { Rng } from '../../util/rng.js';
+import { dinoLoss, dinoTeacherTargets } from '../dino/loss.js';
+import type { MethodContext, StepResult, StepScalars } from '../method.js';
+import { Center } from '../teacher/center.js';
+import { TeacherStudent } from '../teacher/teacher-student.js';
+import { dropPathMasks, stackViews } from '../views.js';
+import { ibotLoss, ibotTeacherTargets } from './ibot-loss.js';
+import type { Dinov2Args } from './index.js';
+import { koleoLoss } from './koleo-loss.js';
+import { maskedPatches } from './masked-patches.js';
+import { sinkhornKnopp } from './sinkhorn-knopp.js';
 
-/** The backbone DINOv2 trains: the config's model with a mask token; anything but a ViT is a UserError. */
-export function dinov2Model(cfg: PretrainConfig): BackboneModel {
-  return requireVit(getModel(cfg.model, modelOverrides(cfg.model_args, { maskToken: true })));
-}
-
-function requireVit(model: BackboneModel): BackboneModel {
-  if (model.kind !== 'vit' || !model.patchSize) {
-    throw new UserError(
-      `DINOv2 needs a Vision Transformer: its iBOT loss replaces masked patch tokens with a mask token, and ${model.name} ` +
-        `has no patch tokens. Use a ViT (e.g. --model vit-small/14), or --method dino for a ${model.name}.`,
-    );
-  }
-  return model;
-}
-
-/** The loader's iBOT mask options for a dinov2 run (undefined for other methods): the patch grid, ratios, probability. */
-export function loaderMasks(cfg: PretrainConfig): LoaderMaskOptions | undefined {
-  if (cfg.method !== 'dinov2') return undefined;
-  const a = cfg.method_args as Dinov2Args;
-  return { patchSize: dinov2Model(cfg).patchSize!, ratio: a.mask_ratio, probability: a.mask_probability };
-}
+type Resolved = Dinov2Args & { output_dim: number; ibot_output_dim: number; freeze_last_layer_steps: number };
 
 /** dinov2's learning-rate multipliers: decay^(layers from the top) per ViT layer, times the patch-embedding factor. */
 export function dinov2LrScale(args: Pick<Dinov2Args, 'layerwise_decay' | 'patch_embed_lr_multiplier'>): (p: ParamSpec) => number {
@@ -60,83 +34,50 @@ export function dinov2LrScale(args: Pick<Dinov2Args, 'layerwise_decay' | 'patch_
 
 const LAST_LAYER = 'last_layer.weight_v';
 
-export class Dinov2 implements TrainingMethod {
-  readonly name = 'dinov2';
-  readonly defaultExportPart = 'teacher' as const;
-  readonly student: Network;
-  readonly teacher: Network;
-  readonly grads: FlatTensors;
+export class Dinov2 extends TeacherStudent {
   /** softmax centering state: moving means of the teacher's class-token and masked-patch logits */
-  readonly centerCls: Float32Array;
-  readonly centerPatch: Float32Array;
+  readonly centerCls: Center;
+  readonly centerPatch: Center;
   readonly head: DinoHeadConfig;
   /** the iBOT head: the DINO head itself (shared, default) or its own 'ibot_head.' */
   readonly ibotHead: DinoHeadConfig;
   readonly ibotPrefix: string;
-  readonly args: Dinov2Args;
-  readonly freezeLastLayerSteps: number;
-  private trainSession!: ort.InferenceSession;
-  private teacherSession!: ort.InferenceSession;
-  private studentFeeds!: Feeds;
-  private teacherFeeds!: Feeds;
-  private gradFetches!: Feeds;
+  readonly args: Resolved;
   private lastBatchCenter: { cls: Float32Array; patch: Float32Array } | null = null;
   private lastMaskedCount = 0;
+  private lastClsRows = 0;
   private globalBuf?: Float32Array;
   private localBuf?: Float32Array;
   private readonly nGlobal: number;
   private readonly nLocal: number;
   private readonly patches: number;
 
-  constructor(
-    private readonly ctx: MethodContext,
-    readonly model: BackboneModel = dinov2Model(ctx.cfg),
-  ) {
-    const { cfg } = ctx;
-    requireVit(model);
-    const a = (this.args = cfg.method_args as Dinov2Args);
-    this.nGlobal = cfg.transforms.global.count;
-    this.nLocal = cfg.transforms.local.count;
-    if (this.nGlobal < 1 || this.nGlobal + this.nLocal < 2) {
-      throw new UserError(`DINOv2 needs at least one global crop and two crops in all (got ${this.nGlobal} global, ${this.nLocal} local)`);
-    }
-    const Sg = cfg.transforms.global.size, ps = model.patchSize!;
-    if (Sg % ps !== 0) throw new UserError(`transforms.global.size: ${Sg} px is not a multiple of ${model.name}'s patch size ${ps}`);
-    this.patches = (Sg / ps) ** 2;
-
+  constructor(ctx: MethodContext, model: BackboneModel) {
+    const a = ctx.cfg.method_args as unknown as Resolved;
     const dims = { hiddenDim: a.hidden_dim, bottleneckDim: a.bottleneck_dim };
-    this.head = dinoHeadConfig(model.embedDim, resolvePrototypes(a.output_dim, ctx.datasetSize), dims);
-    this.ibotHead = a.ibot_separate_head ? dinoHeadConfig(model.embedDim, resolvePrototypes(a.ibot_output_dim, ctx.datasetSize), dims) : this.head;
+    const head = dinoHeadConfig(model.embedDim, a.output_dim, dims);
+    const ibotHead = a.ibot_separate_head ? dinoHeadConfig(model.embedDim, a.ibot_output_dim, dims) : head;
+    super(ctx, model, [...model.spec(), ...dinoHeadSpec(head), ...(a.ibot_separate_head ? dinoHeadSpec(ibotHead, 'ibot_head.') : [])], dinov2LrScale(a));
+    this.args = a;
+    this.head = head;
+    this.ibotHead = ibotHead;
     this.ibotPrefix = a.ibot_separate_head ? 'ibot_head.' : 'dino_head.';
-    const specs = [...model.spec(), ...dinoHeadSpec(this.head), ...(a.ibot_separate_head ? dinoHeadSpec(this.ibotHead, 'ibot_head.') : [])];
-    this.student = Network.init(specs, new Rng(cfg.seed).fork(0x5eed), dinov2LrScale(a), trainingArena(specs));
-    this.teacher = this.student.clone();
-    this.grads = this.student.params.createGradients();
-    this.centerCls = new Float32Array(this.head.outDim);
-    this.centerPatch = new Float32Array(this.ibotHead.outDim);
-    this.freezeLastLayerSteps =
-      a.freeze_last_layer_steps === 'auto' ? autoFreezeSteps(ctx.datasetSize, cfg.batch_size, ctx.totalSteps) : a.freeze_last_layer_steps;
+    this.nGlobal = ctx.cfg.transforms.global.count;
+    this.nLocal = ctx.cfg.transforms.local.count;
+    this.patches = (ctx.cfg.transforms.global.size / model.patchSize!) ** 2;
+    this.centerCls = new Center('dinov2.center_cls', head.outDim, a.center_momentum, ctx.comm);
+    this.centerPatch = new Center('dinov2.center_patch', ibotHead.outDim, a.center_momentum, ctx.comm);
   }
 
-  get params() {
-    return this.student.params;
+  protected centers() {
+    return [this.centerCls, this.centerPatch];
   }
 
   async init(): Promise<void> {
-    const { session } = this.ctx;
-    this.trainSession = await createSession(this.buildStudent(), session);
-    this.teacherSession = await createSession(this.buildTeacher(), session);
-    this.studentFeeds = networkFeeds(this.trainSession.inputNames, this.student);
-    this.teacherFeeds = networkFeeds(this.teacherSession.inputNames, this.teacher);
+    await this.openSessions(this.buildStudent(), this.buildTeacher());
     if (this.args.centering === 'softmax') {
-      this.teacherFeeds.center_cls = floatTensor(this.centerCls, [1, this.head.outDim]);
-      this.teacherFeeds.center_patch = floatTensor(this.centerPatch, [1, this.ibotHead.outDim]);
-    }
-    this.gradFetches = {};
-    for (const name of this.trainSession.outputNames) {
-      if (!name.startsWith('grad:')) continue;
-      const i = this.grads.layout.indexOf(name.slice(5));
-      this.gradFetches[name] = new ort.Tensor('float32', this.grads.views[i], [...this.grads.layout.shapes[i]]);
+      this.teacherFeeds.center_cls = floatTensor(this.centerCls.values, [1, this.head.outDim]);
+      this.teacherFeeds.center_patch = floatTensor(this.centerPatch.values, [1, this.ibotHead.outDim]);
     }
   }
 
@@ -175,7 +116,7 @@ export class Dinov2 implements TrainingMethod {
     const koleo = g.reduceSum(koleoLoss(g, g.reshape(og.cls, [G, 'N', D])), undefined, false);
     const loss = g.add(g.add(g.mul(dino.loss, a.dino_loss_weight), g.mul(ibot, a.ibot_loss_weight)), g.mul(koleo, a.koleo_loss_weight));
 
-    const trainable = g.params.filter((p) => this.student.params.layout.has(p.name));
+    const trainable = g.params.filter((p) => this.params.layout.has(p.name));
     const grads = g.grad(loss, trainable.map((p) => p.tensor));
     const outputs: Record<string, Tensor> = { loss, dino_global: dino.global, ibot, koleo };
     if (dino.local) outputs.dino_local = dino.local;
@@ -211,7 +152,7 @@ export class Dinov2 implements TrainingMethod {
   }
 
   frozenAt(step: number): readonly string[] {
-    if (step >= this.freezeLastLayerSteps) return [];
+    if (step >= this.args.freeze_last_layer_steps) return [];
     return this.args.ibot_separate_head ? [`dino_head.${LAST_LAYER}`, `ibot_head.${LAST_LAYER}`] : [`dino_head.${LAST_LAYER}`];
   }
 
@@ -219,12 +160,13 @@ export class Dinov2 implements TrainingMethod {
     const { cfg } = this.ctx;
     const N = batch.size, G = this.nGlobal, L = this.nLocal, T = this.patches;
     const Sg = cfg.transforms.global.size, Sl = cfg.transforms.local.size;
-    if (!batch.masks) throw new Error('dinov2: the batch has no iBOT masks; create the DataLoader with masks: loaderMasks(cfg)');
+    if (!batch.masks) throw new Error("dinov2: the batch has no iBOT masks; create the DataLoader with the definition's loader masks");
     if (batch.maskGrid && batch.maskGrid[0] * batch.maskGrid[1] !== T) {
       throw new Error(`dinov2: masks on a ${batch.maskGrid.join('x')} grid, the model has ${T} patches per global crop`);
     }
     const mp = maskedPatches(batch.masks, G * N, T);
     this.lastMaskedCount = mp.count;
+    this.lastClsRows = G * N;
     const M = mp.index.length;
     const maskFeeds: Feeds = {
       mask_index: new ort.Tensor('int64', mp.index, [M]),
@@ -233,7 +175,7 @@ export class Dinov2 implements TrainingMethod {
     this.globalBuf = stackViews(batch, 0, G, this.globalBuf);
     const globals = floatTensor(this.globalBuf, [G, N, 3, Sg, Sg]);
 
-    const tOut = await this.teacherSession.run({ ...this.teacherFeeds, ...maskFeeds, global_views: globals, teacher_temp: scalarTensor(s.teacherTemp) });
+    const tOut = await this.teacherSession!.run({ ...this.teacherFeeds, ...maskFeeds, global_views: globals, teacher_temp: scalarTensor(s.method.teacher_temp) });
     this.lastBatchCenter =
       this.args.centering === 'softmax' ? { cls: tOut.batch_center.data as Float32Array, patch: tOut.batch_center_patch.data as Float32Array } : null;
 
@@ -257,55 +199,18 @@ export class Dinov2 implements TrainingMethod {
     const partNames = ['dino_global', ...(L > 0 ? ['dino_local'] : []), 'ibot', 'koleo'];
     const fetches: Record<string, ort.Tensor | null> = { ...this.gradFetches, loss: null };
     for (const n of partNames) fetches[n] = null;
-    const out = await this.trainSession.run(feeds, fetches as never);
+    const out = await this.trainSession!.run(feeds, fetches as never);
     const parts: Record<string, number> = {};
     for (const n of partNames) parts[n] = scalarOf(out[n]);
     return { loss: scalarOf(out.loss), parts };
   }
 
   afterStep(s: StepScalars): void {
-    emaUpdate(this.teacher.params.flat, this.student.params.flat, s.momentum);
+    this.updateTeacher(s.method.momentum);
     const bc = this.lastBatchCenter;
     if (!bc) return;
-    const m = this.args.center_momentum;
-    for (let k = 0; k < this.centerCls.length; k++) this.centerCls[k] = this.centerCls[k] * m + bc.cls[k] * (1 - m);
+    this.centerCls.update(bc.cls, this.lastClsRows);
     // a batch without masked patches has no patch logits to average: the patch center stays
-    if (this.lastMaskedCount > 0) {
-      for (let k = 0; k < this.centerPatch.length; k++) this.centerPatch[k] = this.centerPatch[k] * m + bc.patch[k] * (1 - m);
-    }
-  }
-
-  stateTensors(): Map<string, SerializedTensor> {
-    return new Map([
-      ...this.student.tensors('student.'),
-      ...this.teacher.tensors('teacher.'),
-      ['dinov2.center_cls', { shape: [1, this.centerCls.length], data: this.centerCls }],
-      ['dinov2.center_patch', { shape: [1, this.centerPatch.length], data: this.centerPatch }],
-    ]);
-  }
-
-  loadStateTensors(tensors: ReadonlyMap<string, SerializedTensor>): void {
-    this.student.load(tensors, 'student.', 'checkpoint');
-    this.teacher.load(tensors, 'teacher.', 'checkpoint');
-    for (const [name, center] of [['dinov2.center_cls', this.centerCls], ['dinov2.center_patch', this.centerPatch]] as const) {
-      const c = tensors.get(name);
-      if (!c || c.data.length !== center.length) throw new Error(`checkpoint: ${name} is missing or has the wrong size`);
-      center.set(c.data);
-    }
-  }
-
-  loadBackbone(tensors: ReadonlyMap<string, SerializedTensor>): void {
-    loadBackboneInto([this.student, this.teacher], tensors);
-  }
-
-  backbone(part: 'student' | 'teacher'): BackboneWeights {
-    return backboneWeights(this.model, part === 'teacher' ? this.teacher : this.student);
-  }
-
-  async release(): Promise<void> {
-    await this.trainSession?.release();
-    await this.teacherSession?.release();
+    this.centerPatch.update(bc.patch, this.lastMaskedCount);
   }
 }
-
-

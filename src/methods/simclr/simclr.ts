@@ -2,31 +2,28 @@
 // (Linear-BN-ReLU-Linear); NT-Xent pulls each image's two projections together and pushes them from the other
 // 2N−2 projections in the batch. No teacher: the student is the network that is trained, checkpointed and exported.
 import * as ort from 'onnxruntime-node';
-import type { SimclrArgs } from '../config/methods.js';
-import type { Batch } from '../data/loader.js';
-import { createSession, floatTensor, scalarOf, type Feeds } from '../engine/session.js';
-import type { FlatTensors } from '../engine/param-store.js';
-import { Graph, toBytes, type Tensor } from '../graph/index.js';
-import { graphParams } from '../models/graph-params.js';
-import { simclrHeadForward } from '../models/heads.js';
-import { simclrHeadConfig, simclrHeadSpec, type ProjectionHeadConfig } from '../models/heads-spec.js';
-import type { BnStat } from '../models/layers/batch-norm.js';
-import { modelOverrides } from '../models/overrides.js';
-import { getModel, type BackboneModel } from '../models/registry.js';
-import { MASK_TOKEN } from '../models/vit-spec.js';
-import { UserError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
-import { ntXentLoss } from './losses/ntxent.js';
-import { backboneWeights, bnFetches, bnOutputs, gradientFetches, loadBackboneInto, networkFeeds, readBnStats, type BnValues } from './graph-io.js';
-import type { BackboneWeights, MethodContext, SerializedTensor, StepResult, StepScalars, TrainingMethod } from './method.js';
-import { Network, trainingArena } from './network.js';
-import { dropPathMasks, stackViews } from './views.js';
+import type { Batch } from '../../data/loader.js';
+import { type Network, trainingNetworks } from '../../engine/network.js';
+import type { FlatTensors } from '../../engine/param-store.js';
+import { createSession, floatTensor, scalarOf, type Feeds } from '../../engine/session.js';
+import { Graph, toBytes, type Tensor } from '../../graph/index.js';
+import { graphParams } from '../../models/graph-params.js';
+import { simclrHeadForward } from '../../models/heads.js';
+import { simclrHeadConfig, simclrHeadSpec, type ProjectionHeadConfig } from '../../models/heads-spec.js';
+import type { BnStat } from '../../models/layers/batch-norm.js';
+import type { BackboneModel } from '../../models/registry.js';
+import { MASK_TOKEN } from '../../models/vit-spec.js';
+import type { BackboneWeights, SerializedTensor } from '../../models/weights.js';
+import { Rng } from '../../util/rng.js';
+import { backboneWeights, bnFetches, bnOutputs, gradientFetches, loadBackboneInto, networkFeeds, readBnStats, type BnValues } from '../graph-io.js';
+import type { MethodContext, StepResult, StepScalars, TrainingMethod } from '../method.js';
+import { dropPathMasks, stackViews } from '../views.js';
+import type { SimclrArgs } from './index.js';
+import { ntXentLoss } from './ntxent-loss.js';
 
-const VIEWS = 2;
+export const VIEWS = 2;
 
 export class SimClr implements TrainingMethod {
-  readonly name = 'simclr';
-  readonly defaultExportPart = 'student' as const;
   readonly student: Network;
   readonly grads: FlatTensors;
   readonly head: ProjectionHeadConfig;
@@ -40,21 +37,15 @@ export class SimClr implements TrainingMethod {
 
   constructor(
     private readonly ctx: MethodContext,
-    readonly model: BackboneModel = getModel(ctx.cfg.model, modelOverrides(ctx.cfg.model_args)),
+    readonly model: BackboneModel,
   ) {
     const { cfg } = ctx;
-    const t = cfg.transforms;
-    if (t.global.count !== VIEWS || t.local.count !== 0) {
-      throw new UserError(
-        `SimCLR trains on exactly 2 views of each image: set transforms.global.count to 2 and transforms.local.count to 0 ` +
-          `(got ${t.global.count} global and ${t.local.count} local crops)`,
-      );
-    }
-    this.args = cfg.method_args as SimclrArgs;
+    this.args = cfg.method_args as unknown as SimclrArgs;
     this.head = simclrHeadConfig(model.embedDim, { hiddenDim: this.args.hidden_dim, outDim: this.args.output_dim });
     const specs = [...model.spec().filter((p) => p.name !== MASK_TOKEN), ...simclrHeadSpec(this.head)];
-    this.student = Network.init(specs, new Rng(cfg.seed).fork(0x5eed), undefined, trainingArena(specs));
-    this.grads = this.student.params.createGradients();
+    const nets = trainingNetworks(specs, new Rng(cfg.seed).fork(0x5eed));
+    this.student = nets.student;
+    this.grads = nets.grads;
   }
 
   get params() {
@@ -118,16 +109,12 @@ export class SimClr implements TrainingMethod {
     return this.student.tensors('student.');
   }
 
-  loadStateTensors(tensors: ReadonlyMap<string, SerializedTensor>): void {
-    this.student.load(tensors, 'student.', 'checkpoint');
-  }
-
   /** The student's backbone (SimCLR has no teacher, so `part` does not matter). */
   loadBackbone(tensors: ReadonlyMap<string, SerializedTensor>): void {
     loadBackboneInto([this.student], tensors);
   }
 
-  backbone(_part?: 'student' | 'teacher'): BackboneWeights {
+  backbone(): BackboneWeights {
     return backboneWeights(this.model, this.student);
   }
 
