@@ -4,6 +4,7 @@ import os from 'node:os';
 import { defaultThreads, listProviders, resolveDevice } from '../engine/providers.js';
 import { simdKernels } from '../engine/simd.js';
 import { imageKernels } from '../data/image-kernels.js';
+import { mpiLibraryInfo } from '../distributed/mpi-library.js';
 import { dinotrainVersion, packageVersion } from '../util/version.js';
 import { simdEnabled } from '../util/wasm-simd.js';
 
@@ -18,12 +19,20 @@ export function doctorReport(): Record<string, unknown> {
     providers: listProviders(),
     'device auto': `${choice.device} (${choice.reason})`,
     'intra-op threads (default)': defaultThreads(),
+    // data-parallel jobs (mpiexec -n N dinotrain pretrain ..., or --processes N): the MPI library a rank would load
+    mpi: mpiStatus(),
     // optimizer, EMA, clip and augmentation kernels; without them the same maths runs as (several times slower) JS loops
     'wasm simd kernels': simdStatus(),
     cpus: os.cpus().length,
     'cpu model': os.cpus()[0]?.model ?? 'unknown',
     'free memory': `${(os.freemem() / 2 ** 30).toFixed(1)} GiB of ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
   };
+}
+
+function mpiStatus(): string {
+  const m = mpiLibraryInfo();
+  if (!m.found) return `not found (single-process training only; ${m.error}) — see docs/distributed.md`;
+  return `${m.version} (${m.abi === 'openmpi' ? 'Open MPI' : 'MPICH'} ABI, ${m.path})`;
 }
 
 function simdStatus(): string {
@@ -33,7 +42,7 @@ function simdStatus(): string {
 
 export function doctorCommand() {
   return new Command('doctor')
-    .description('print versions, ONNX Runtime execution providers, the device --device auto picks, threads, SIMD kernels and memory')
+    .description('print versions, ONNX Runtime execution providers, the device --device auto picks, threads, MPI, SIMD kernels and memory')
     .option('--json', 'print as JSON')
     .action((opts) => {
       const r = doctorReport();

@@ -43,7 +43,8 @@ export function pretrainCommand() {
     .option('--resume', 'continue from <out>/checkpoints/last')
     .option('--overwrite', 'delete the contents of a non-empty <out> first')
     .addOption(new Option('--device <device>', 'execution provider').choices(devices))
-    .option('--threads <n>', 'intra-op threads (default: all cores)', int('threads'))
+    .option('--threads <n>', 'intra-op threads per process (default: the cores, shared by the processes on this machine)', int('threads'))
+    .option('--processes <n>', 'run a data-parallel job of N processes on this machine (mpiexec; see docs/distributed.md)', int('processes'))
     .option('--num-workers <n>', 'images decoded concurrently', int('num-workers'))
     .option('--augment-workers <n>', "threads that augment views while the model computes (default auto; 0: on the main thread between steps)", workers)
     .option('--global-size <px>', 'global crop size', int('global-size'))
@@ -73,6 +74,7 @@ export function pretrainCommand() {
         overwrite: opts.overwrite,
         device: opts.device,
         threads: opts.threads,
+        processes: opts.processes,
         num_workers: opts.numWorkers,
         augment_workers: opts.augmentWorkers,
         init_weights: opts.initWeights,
@@ -86,8 +88,8 @@ export function pretrainCommand() {
         process.stdout.write(YAML.stringify(cfg));
         return;
       }
-      const { runPretrain } = await import('../train/run.js');
-      await runPretrain(cfg, { logFormat: opts.logFormat, configFile: opts.config });
+      const { pretrainJob } = await import('../train/job.js');
+      await pretrainJob(cfg, { logFormat: opts.logFormat, configFile: opts.config });
     });
 }
 

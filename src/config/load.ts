@@ -39,6 +39,7 @@ function presetFor(method: MethodDefinition): Record<string, unknown> {
     resume: false,
     overwrite: false,
     device: 'auto',
+    processes: 1,
     drop_path_rate: 0,
     method_args: {},
     optim: {},

@@ -47,7 +47,10 @@ export const pretrainSchema = z
     resume: z.boolean(),
     overwrite: z.boolean(),
     device: z.enum(devices),
+    /** intra-op threads per process (default: the machine's cores shared by the processes running on it) */
     threads: posInt.optional(),
+    /** processes of a data-parallel job on this machine, started with mpiexec (a job already under a launcher ignores it) */
+    processes: posInt,
     drop_path_rate: z.number().min(0).max(1),
     init_weights: z.string().optional(),
     val_data: z

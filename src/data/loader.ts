@@ -37,6 +37,11 @@ export interface LoaderOptions {
   start?: { epoch: number; batch: number };
   /** iBOT masks for the global views (DINOv2); omitted: no masks. */
   masks?: LoaderMaskOptions;
+  /**
+   * This process's part of every batch in a data-parallel job: part `index` of `count` equal slices of each
+   * `batchSize` batch (which `count` must divide). Views and masks are the ones the whole batch has in one process.
+   */
+  part?: { index: number; count: number };
   /** Reuse a batch's arrays once the next batch is requested (default true). */
   reuseBuffers?: boolean;
   /**
@@ -109,6 +114,8 @@ export class DataLoader {
   private readonly files: ImageFileList;
   private readonly t: TransformsConfig;
   private readonly batchSize: number;
+  /** samples of each batch this loader delivers, and where they start in it */
+  private readonly local: { size: number; offset: number };
   private readonly seed: number;
   private readonly prefetch: number;
   private readonly reuse: boolean;
@@ -143,6 +150,10 @@ export class DataLoader {
     this.files = files;
     this.t = transforms;
     this.batchSize = batchSize;
+    const part = options.part ?? { index: 0, count: 1 };
+    if (batchSize % part.count !== 0) throw new Error(`a batch of ${batchSize} does not split into ${part.count} equal parts`);
+    if (part.count > 1 && !dropLast) throw new Error('a batch split into parts must be complete: dropLast');
+    this.local = { size: batchSize / part.count, offset: part.index * (batchSize / part.count) };
     this.seed = options.seed >>> 0;
     this.prefetch = Math.max(1, options.prefetch ?? 2);
     this.reuse = options.reuseBuffers ?? true;
@@ -227,7 +238,7 @@ export class DataLoader {
   }
 
   private allocate(): Buffers {
-    const b = this.batchSize;
+    const b = this.local.size;
     const views = this.specs.map((s) => new Float32Array(b * 3 * s.size * s.size));
     const masks = this.maskGrid ? new Uint8Array(this.t.global.count * b * this.maskGrid[0] * this.maskGrid[1]) : undefined;
     return { views, indices: new Uint32Array(b), masks };
@@ -245,8 +256,9 @@ export class DataLoader {
 
   private async build(epoch: number, batch: number, buffers: Buffers): Promise<Batch> {
     const order = this.order(epoch);
-    const first = batch * this.batchSize;
-    const size = Math.min(this.batchSize, this.files.length - first);
+    const whole = Math.min(this.batchSize, this.files.length - batch * this.batchSize);
+    const first = batch * this.batchSize + this.local.offset;
+    const size = Math.min(this.local.size, whole);
     const tasks: Promise<void>[] = [];
     for (let slot = 0; slot < size; slot++) tasks.push(this.loadSample(order, epoch, first + slot, slot, buffers));
     await Promise.all(tasks);
@@ -255,16 +267,24 @@ export class DataLoader {
       epoch,
       batch,
       size,
-      views: buffers.views.map((v, i) => (size === this.batchSize ? v : v.subarray(0, size * 3 * this.specs[i].size ** 2))),
+      views: buffers.views.map((v, i) => (size === this.local.size ? v : v.subarray(0, size * 3 * this.specs[i].size ** 2))),
       viewSizes: this.specs.map((s) => s.size),
       indices: buffers.indices.subarray(0, size),
       waitMs: 0,
     };
     if (this.maskOptions && this.maskGrid && buffers.masks) {
       const [gh, gw] = this.maskGrid;
-      const rows = this.t.global.count * size;
+      const G = this.t.global.count;
       const rng = new Rng(this.seed).fork(STREAM_MASKS).fork(epoch).fork(batch);
-      result.masks = batchMasks(rng, rows, gh, gw, this.maskOptions, buffers.masks.subarray(0, rows * gh * gw));
+      const out = buffers.masks.subarray(0, G * size * gh * gw);
+      if (size === whole) result.masks = batchMasks(rng, G * size, gh, gw, this.maskOptions, out);
+      else {
+        // the whole batch's masks (they are drawn for the batch as a list), then this part's rows of each view
+        const all = batchMasks(rng, G * whole, gh, gw, this.maskOptions);
+        const row = gh * gw;
+        for (let v = 0; v < G; v++) out.set(all.subarray((v * whole + this.local.offset) * row, (v * whole + this.local.offset + size) * row), v * size * row);
+        result.masks = out;
+      }
       result.maskGrid = [gh, gw];
     }
     return result;

@@ -75,7 +75,10 @@ export function resolveDevice(device: Device): DeviceChoice {
   return { providers: ['cpu'], device: 'cpu', reason: `auto: ${why}, using CPU` };
 }
 
-/** Default intra-op threads: every core (ORT's own default also uses physical cores; we make it explicit). */
-export function defaultThreads(): number {
-  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+/**
+ * Default intra-op threads: every core (ORT's own default also uses physical cores; we make it explicit), shared
+ * equally by the processes of a job on this machine.
+ */
+export function defaultThreads(processesOnThisMachine = 1): number {
+  return Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / processesOnThisMachine));
 }

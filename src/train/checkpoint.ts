@@ -4,7 +4,7 @@
 // `target.old`. Loading (and the next save) puts `target.old` back when a crash hit between the two renames.
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, normalize } from 'node:path';
-import { type SafetensorsFile, type Tensor, type TensorInput, readSafetensors, writeSafetensors } from '../formats/safetensors.js';
+import { parseSafetensors, type SafetensorsFile, type Tensor, type TensorInput, writeSafetensors } from '../formats/safetensors.js';
 import { UserError } from '../util/errors.js';
 import { dinotrainVersion } from '../util/version.js';
 import { FileWriteError, syncDir, temporarySibling, TEMPORARY_NAME, writeFileAtomic } from '../util/write-file.js';
@@ -15,18 +15,21 @@ export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'state.json';
 const FILES = [MODEL_FILE, OPTIMIZER_FILE, STATE_FILE] as const;
 
-/** What the trainer saves besides tensors. Arrays of numbers (e.g. DINO's center) go in methodState. */
+/** What a checkpoint holds besides tensors (state.json). */
 export interface CheckpointState {
+  /** optimizer steps taken */
   step: number;
   epoch: number;
+  /** batches of `epoch` already trained on */
+  batchInEpoch?: number;
   /** The resolved config of the run. */
   config: unknown;
-  /** Schedule positions / current values (lr, weight decay, momentum, teacher temperature...). */
+  /** images in the data folder (what 'auto' settings were resolved for) */
+  images?: number;
+  /** processes of the data-parallel job that wrote it */
+  processes?: number;
+  /** the schedules' values at the last step (lr, weightDecay, the method's own) */
   schedules?: Record<string, number>;
-  /** Rng.state() of each generator, by purpose. */
-  rng?: Record<string, unknown>;
-  methodState?: Record<string, unknown>;
-  [key: string]: unknown;
 }
 
 export interface SavedState extends CheckpointState {
@@ -46,6 +49,8 @@ export interface CheckpointContents {
 
 export interface LoadedCheckpoint {
   dir: string;
+  /** the files as read */
+  files: CheckpointFiles;
   /** model.safetensors tensors (views into the file's bytes). */
   tensors: Map<string, Tensor>;
   modelMetadata: Record<string, string>;
@@ -222,9 +227,26 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     if (!(await exists(join(dir, f)))) throw new UserError(`checkpoint ${dir} is incomplete: ${f} is missing`);
   }
 
+  const files: CheckpointFiles = {
+    model: await readFile(join(dir, MODEL_FILE)),
+    optimizer: await readFile(join(dir, OPTIMIZER_FILE)),
+    state: await readFile(join(dir, STATE_FILE)),
+  };
+  return parseCheckpoint(dir, files);
+}
+
+/** The three files of a checkpoint, as bytes (what a data-parallel job's rank 0 reads and sends to the others). */
+export interface CheckpointFiles {
+  model: Uint8Array;
+  optimizer: Uint8Array;
+  state: Uint8Array;
+}
+
+/** A checkpoint from its files' bytes; corrupt files and another format version are UserErrors naming `dir`. */
+export function parseCheckpoint(dir: string, files: CheckpointFiles): LoadedCheckpoint {
   let state: SavedState;
   try {
-    state = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as SavedState;
+    state = JSON.parse(Buffer.from(files.state).toString('utf8')) as SavedState;
   } catch (e) {
     throw new UserError(`checkpoint ${dir} has a corrupt ${STATE_FILE}: ${(e as Error).message}`);
   }
@@ -238,59 +260,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     );
   }
   if (!Number.isInteger(state.step) || state.step < 0) throw new UserError(`checkpoint ${dir} has a corrupt ${STATE_FILE}: invalid step`);
-
-  const model = await readSafetensors(join(dir, MODEL_FILE));
-  const optimizer = await readSafetensors(join(dir, OPTIMIZER_FILE));
-  return { dir, tensors: model.tensors, modelMetadata: model.metadata, optimizer, state };
-}
-
-/** Config keys that must match to resume: the architecture, the method and the head sizes, the optimizer kind. */
-export const COMPATIBILITY_KEYS: readonly string[] = [
-  'model',
-  'method',
-  'method_args.hidden_dim',
-  'method_args.bottleneck_dim',
-  'method_args.output_dim',
-  'method_args.ibot_separate_head',
-  'method_args.ibot_output_dim',
-  'optim.name',
-];
-
-function at(obj: unknown, path: string): unknown {
-  let cur = obj;
-  for (const k of path.split('.')) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[k];
-  }
-  return cur;
-}
-
-function leafDifferences(a: unknown, b: unknown, path: string, out: string[]): void {
-  const isObj = (x: unknown) => typeof x === 'object' && x !== null;
-  if (isObj(a) && isObj(b) && Array.isArray(a) === Array.isArray(b)) {
-    const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
-    for (const k of keys) leafDifferences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, out);
-    return;
-  }
-  if (JSON.stringify(a) !== JSON.stringify(b)) {
-    out.push(`${path}: ${JSON.stringify(a) ?? 'unset'} in the checkpoint, ${JSON.stringify(b) ?? 'unset'} now`);
-  }
-}
-
-/** Each differing setting under `keys` (dotted paths; objects compared leaf by leaf), as readable lines. */
-export function configDifferences(saved: unknown, current: unknown, keys: readonly string[] = COMPATIBILITY_KEYS): string[] {
-  const out: string[] = [];
-  for (const k of keys) leafDifferences(at(saved, k), at(current, k), k, out);
-  return out;
-}
-
-/** Throws a UserError naming every mismatched setting when a checkpoint cannot continue under `current`. */
-export function checkCompatible(saved: unknown, current: unknown, keys: readonly string[] = COMPATIBILITY_KEYS): void {
-  const diffs = configDifferences(saved, current, keys);
-  if (diffs.length > 0) {
-    throw new UserError(
-      `the checkpoint was trained with a different configuration: ${diffs.join('; ')}. ` +
-        'Use the same settings to resume, or start a new run in another output directory.',
-    );
-  }
+  const model = parseSafetensors(files.model, join(dir, MODEL_FILE));
+  const optimizer = parseSafetensors(files.optimizer, join(dir, OPTIMIZER_FILE));
+  return { dir, files, tensors: model.tensors, modelMetadata: model.metadata, optimizer, state };
 }

@@ -3,7 +3,7 @@
 // safetensors. Every backbone tensor must be there with the right shape; anything else in the file (a classifier
 // 'fc.*' / 'head.*', ...) is ignored with a warning that lists it.
 import { pickBackboneTensors } from '../export/checkpoint-backbone.js';
-import { readSafetensors } from '../formats/safetensors.js';
+import { parseSafetensors, readSafetensors } from '../formats/safetensors.js';
 import { toFloat32 } from '../formats/tensor-values.js';
 import type { TrainingMethod } from '../methods/method.js';
 
@@ -24,8 +24,10 @@ export async function applyInitWeights(
   method: TrainingMethod,
   path: string,
   onWarning: (message: string) => void = () => {},
+  /** the file's bytes, when they were read already (a data-parallel job's rank 0 reads it for every rank) */
+  bytes?: Uint8Array,
 ): Promise<InitWeightsReport> {
-  const file = await readSafetensors(path);
+  const file = bytes ? parseSafetensors(bytes, path) : await readSafetensors(path);
   const model = method.model;
   const tensors = pickBackboneTensors(
     model,

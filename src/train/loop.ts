@@ -2,6 +2,7 @@
 // signals. It knows nothing of methods or files: the run hands it what to call.
 import type { Logger as PinoLogger } from 'pino';
 import type { Batch, DataLoader } from '../data/loader.js';
+import type { Communicator } from '../distributed/communicator.js';
 import type { Logger } from '../loggers/logger.js';
 import { Progress } from './progress.js';
 import type { StopSignal } from './signals.js';
@@ -59,7 +60,7 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
         o.log.info({ step, ...round(metrics) }, `step ${step}/${o.totalSteps} loss ${r.loss.toFixed(4)} ${imagesPerSec.toFixed(1)} img/s`);
         Object.assign(window, { start: now, images: 0, waitMs: 0 });
       }
-      const stopping = o.stop.signal !== null;
+      const stopping = stopRequested(o.training.comm, o.stop.signal !== null);
       if ((every > 0 && step % every === 0) || stopping || step === o.totalSteps) {
         progress.clear();
         await o.checkpoint(step, batch.epoch, batch.batch + 1);
@@ -73,7 +74,15 @@ export async function trainLoop(o: LoopOptions): Promise<LoopResult> {
   } finally {
     progress.done();
   }
-  return { steps: step, stoppedBy: o.stop.signal, lastLoss };
+  return { steps: step, stoppedBy: o.stop.signal ?? (step < o.totalSteps ? 'SIGTERM' : null), lastLoss };
+}
+
+/** Whether any process of the job was asked to stop: every rank decides alike, after the same step. */
+function stopRequested(comm: Communicator, here: boolean): boolean {
+  if (comm.size === 1) return here;
+  const flag = Int32Array.of(here ? 1 : 0);
+  comm.allreduceMax(flag);
+  return flag[0] === 1;
 }
 
 /** The logged row: loss and its parts, the schedules' values, the gradient norm, speed and memory. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { PretrainConfig } from '../config/schema.js';
 import type { Communicator } from '../distributed/communicator.js';
 import { SingleProcessCommunicator } from '../distributed/single-process.js';
+import { FanoutLogger } from '../loggers/fanout.js';
 import type { Logger } from '../loggers/logger.js';
 import { createLog, type LogFormat } from '../util/log.js';
 import { type BuiltRun, buildRun } from './build.js';
@@ -21,16 +22,19 @@ export interface RunOptions {
 }
 
 export async function runPretrain(given: PretrainConfig, opts: RunOptions = {}): Promise<void> {
-  const log = createLog({ format: opts.logFormat });
   const comm = opts.comm ?? new SingleProcessCommunicator();
+  // in a data-parallel job rank 0 logs and writes everything; the other ranks say only what goes wrong
+  const writes = comm.rank === 0;
+  const log = createLog({ format: opts.logFormat, level: writes ? 'debug' : 'warn' });
   const b = await buildRun(given, { comm, configFile: opts.configFile });
-  const stop = new StopSignal((sig) => log.warn(`${sig} received: finishing this step and writing a checkpoint (send again to quit at once)`));
+  const stop = new StopSignal((sig) => writes && log.warn(`${sig} received: finishing this step and writing a checkpoint (send again to quit at once)`));
   let loggers: Logger | undefined;
   let failure: unknown;
   try {
-    loggers = await startOutput(b, log);
-    const result = await loop(b, loggers, log, stop);
-    await finish(b, result, loggers, log);
+    loggers = writes ? await startOutput(b, log) : new FanoutLogger([], (m) => log.warn(m));
+    const result = await loop(b, loggers, log, stop, writes);
+    if (writes) await finish(b, result, loggers, log);
+    else if (result.stoppedBy) process.exitCode = result.stoppedBy === 'SIGINT' ? 130 : 143;
   } catch (err) {
     failure = err;
   }
@@ -45,8 +49,9 @@ export async function runPretrain(given: PretrainConfig, opts: RunOptions = {}):
   if (failure) throw failure;
 }
 
-function loop(b: BuiltRun, loggers: Logger, log: ReturnType<typeof createLog>, stop: StopSignal): Promise<LoopResult> {
+function loop(b: BuiltRun, loggers: Logger, log: ReturnType<typeof createLog>, stop: StopSignal, writes: boolean): Promise<LoopResult> {
   const { cfg, training, definition } = b;
+  const { comm } = training;
   const exportEvery = cfg.export_every;
   return trainLoop({
     training,
@@ -61,19 +66,24 @@ function loop(b: BuiltRun, loggers: Logger, log: ReturnType<typeof createLog>, s
     stop,
     imagesPerStep: cfg.batch_size,
     checkpoint: async (step, epoch, batchInEpoch) => {
+      if (!writes) return;
       const s = training.schedules.at(Math.max(0, step - 1));
       const written = await saveCheckpoints(
         join(cfg.out, 'checkpoints'),
         {
           tensors: training.method.stateTensors(),
           optimizer: training.optimizer.exportState(),
-          state: { step, epoch, batchInEpoch, config: cfg, images: b.files.length, schedules: { lr: s.lr, weightDecay: s.weightDecay, ...s.method } },
+          state: {
+            step, epoch, batchInEpoch, config: cfg, images: b.files.length, processes: comm.size,
+            schedules: { lr: s.lr, weightDecay: s.weightDecay, ...s.method },
+          },
         },
         cfg.checkpoint_every ?? 0,
       );
       log.info({ step, checkpoints: written }, `checkpoint written at step ${step}`);
     },
     afterStep: async (step) => {
+      if (!writes) return;
       if (exportEvery && step % exportEvery === 0 && step < b.shape.totalSteps) await exportBackbone(training.method, definition.exportPart, cfg, log);
       const knn = await b.knn.maybeRun(step, training.method, log);
       if (knn) loggers.scalars(step, knn);

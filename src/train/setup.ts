@@ -3,7 +3,6 @@
 import type { OptimDefaults } from '../config/optim.js';
 import { resolveOptim } from '../config/optim.js';
 import type { PretrainConfig } from '../config/schema.js';
-import type { ImageFileList } from '../data/scan.js';
 import type { MethodDefinition, RunSize } from '../methods/definition.js';
 import { methodNamed } from '../methods/index.js';
 import type { BackboneModel } from '../models/registry.js';
@@ -13,8 +12,14 @@ export interface RunShape extends RunSize {
   batchesPerEpoch: number;
 }
 
-/** Steps per epoch and the run length; a UserError when the batch is larger than the dataset. */
-export function runShape(cfg: PretrainConfig, images: number, root: string): RunShape {
+/**
+ * Steps per epoch and the run length; a UserError when the batch is larger than the dataset or does not split into
+ * equal parts for the processes of a job.
+ */
+export function runShape(cfg: PretrainConfig, images: number, root: string, processes = 1): RunShape {
+  if (cfg.batch_size % processes !== 0) {
+    throw new UserError(`batch_size: ${cfg.batch_size} images do not split equally over ${processes} processes; use a multiple of ${processes}`);
+  }
   const batchesPerEpoch = Math.floor(images / cfg.batch_size);
   if (batchesPerEpoch === 0) {
     throw new UserError(`batch_size: ${cfg.batch_size} is larger than the dataset (${images} images in ${root}); use a smaller --batch-size`);
@@ -54,8 +59,3 @@ export function resolveConfig(cfg: PretrainConfig, run: RunShape, method: Method
 
 /** The run's resolved optimizer settings (resolveConfig put every one of them in `optim`). */
 export const optimOf = (cfg: PretrainConfig): OptimDefaults => cfg.optim as OptimDefaults;
-
-export interface RunData {
-  files: ImageFileList;
-  shape: RunShape;
-}

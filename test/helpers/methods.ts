@@ -1,6 +1,7 @@
 // Building a method in a test as a run builds it: the config resolved for a dataset size and run length, the
 // method from its definition, its sessions on one CPU thread.
 import type { PretrainConfig } from '../../src/config/schema.js';
+import type { Communicator } from '../../src/distributed/communicator.js';
 import { SingleProcessCommunicator } from '../../src/distributed/single-process.js';
 import { methodNamed } from '../../src/methods/index.js';
 import type { MethodContext, StepScalars, TrainingMethod } from '../../src/methods/method.js';
@@ -10,6 +11,8 @@ export interface RunSizeOptions {
   /** images in the (imaginary) data folder */
   images?: number;
   totalSteps?: number;
+  /** the job's processes (default: this one alone) */
+  comm?: Communicator;
 }
 
 /** The context a run would give the method: `cfg` resolved for `images` images and `totalSteps` steps. */
@@ -19,7 +22,7 @@ export function methodContext(cfg: PretrainConfig, o: RunSizeOptions = {}): Meth
   return {
     cfg: resolveConfig(cfg, shape),
     session: { providers: ['cpu'], threads: 1 },
-    comm: new SingleProcessCommunicator(),
+    comm: o.comm ?? new SingleProcessCommunicator(),
   };
 }
 

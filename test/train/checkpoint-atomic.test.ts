@@ -53,7 +53,7 @@ test('SIGKILL during repeated saves never leaves a corrupt last checkpoint', asy
     assert.ok(v === reported || v === reported + 1, `round ${round}: loaded version ${v}, writer reported ${reported}`);
     assert.ok(v > previous, `round ${round}: loaded version ${v} after ${previous}`);
     previous = v;
-    assert.deepEqual(ck.state.methodState, { center: [v, -v] });
+    assert.deepEqual(ck.state.schedules, { lr: v, momentum: -v });
     SPECS.forEach((s, j) => {
       checkVersion(ck.tensors, `student.${s.name}`, v, 1 + j * 10);
       checkVersion(ck.tensors, `teacher.${s.name}`, v, 2 + j * 10);

@@ -1,4 +1,4 @@
-// Checkpoint save/load round trip, crash recovery states, clear errors, and the compatibility check.
+// Checkpoint save/load round trip, crash recovery states, clear errors, and the settings a resume compares.
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +9,11 @@ import { ParamStore } from '../../src/engine/param-store.js';
 import {
   type CheckpointContents,
   CHECKPOINT_FORMAT_VERSION,
-  checkCompatible,
-  configDifferences,
   loadCheckpoint,
   saveCheckpoint,
   saveCheckpoints,
 } from '../../src/train/checkpoint.js';
+import { describeSetting, settingDifferences } from '../../src/train/resume.js';
 import { UserError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -28,7 +27,7 @@ const specs = [
 ];
 const config = { model: 'vit-tiny/16', method: 'dino', method_args: { output_dim: 16, hidden_dim: 32 }, optim: { name: 'adamw', lr: 1e-3 } };
 
-/** A small trained state: student, teacher, AdamW after a few steps, method and RNG state. */
+/** A small trained state: student, teacher, AdamW after a few steps. */
 function makeRun(seed: number) {
   const rng = new Rng(seed);
   const student = new ParamStore(specs);
@@ -40,16 +39,15 @@ function makeRun(seed: number) {
     for (let i = 0; i < grads.flat.length; i++) grads.flat[i] = rng.normal();
     opt.step(grads.flat);
   }
-  const center = Float32Array.from({ length: 16 }, () => rng.normal());
   const contents: CheckpointContents = {
     tensors: new Map([...student.toMap('student.'), ...teacher.toMap('teacher.')]),
     optimizer: opt.exportState(),
-    state: { step: seed, epoch: 1, config, schedules: { lr: 1e-3, momentum: 0.996 }, rng: { data: rng.state() }, methodState: { center: [...center] } },
+    state: { step: seed, epoch: 1, config, schedules: { lr: 1e-3, momentum: 0.996 } },
   };
-  return { student, teacher, opt, center, contents };
+  return { student, teacher, opt, contents };
 }
 
-test('round trip: parameters, optimizer state, method and RNG state; step-N snapshots share files', async () => {
+test('round trip: parameters, optimizer state and state.json; step-N snapshots share files', async () => {
   const run = makeRun(4);
   const ckRoot = join(root, 'rt');
   const written = await saveCheckpoints(ckRoot, run.contents, 2);
@@ -64,8 +62,7 @@ test('round trip: parameters, optimizer state, method and RNG state; step-N snap
   assert.equal(typeof ck.state.dinotrainVersion, 'string');
   assert.equal(ck.state.step, 4);
   assert.deepEqual(ck.state.config, config);
-  assert.deepEqual(ck.state.rng, run.contents.state.rng);
-  assert.deepEqual(Float32Array.from(ck.state.methodState!.center as number[]), run.center);
+  assert.deepEqual(ck.state.schedules, run.contents.state.schedules);
 
   const student = new ParamStore(specs);
   const teacher = new ParamStore(specs);
@@ -144,19 +141,14 @@ test('missing, incomplete, corrupt and future-version checkpoints are clear User
   await expectUserError(notDir, /is not a directory/);
 });
 
-test('checkCompatible names every mismatched setting', () => {
-  assert.doesNotThrow(() => checkCompatible(config, { ...config, optim: { name: 'adamw', lr: 5 } }));
-  const current = { ...config, model: 'vit-small/16', method_args: { output_dim: 32, hidden_dim: 32 } };
-  assert.deepEqual(configDifferences(config, current), [
+test('settingDifferences names every changed setting with both values; where and how a run starts does not count', () => {
+  const now = { ...config, out: 'elsewhere', resume: true, model: 'vit-small/16', method_args: { output_dim: 32, hidden_dim: 32 } };
+  assert.deepEqual(settingDifferences(config, now).map(describeSetting), [
     'model: "vit-tiny/16" in the checkpoint, "vit-small/16" now',
     'method_args.output_dim: 16 in the checkpoint, 32 now',
   ]);
-  assert.throws(
-    () => checkCompatible(config, current),
-    (e: Error) => e instanceof UserError && /model: "vit-tiny\/16"/.test(e.message) && /method_args\.output_dim: 16/.test(e.message),
-  );
-  assert.deepEqual(configDifferences({ a: { b: [1, 2] } }, { a: { b: [1, 3], c: 1 } }, ['a']), [
-    'a.b.1: 2 in the checkpoint, 3 now',
+  assert.deepEqual(settingDifferences({ a: { b: [1, 2] } }, { a: { b: [1, 3], c: 1 } }).map(describeSetting), [
+    'a.b: [1,2] in the checkpoint, [1,3] now',
     'a.c: unset in the checkpoint, 1 now',
   ]);
 });

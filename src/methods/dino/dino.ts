@@ -15,7 +15,7 @@ import { bnFetches, bnOutputs, readBnStats, type BnValues } from '../graph-io.js
 import type { MethodContext, StepResult, StepScalars } from '../method.js';
 import { Center } from '../teacher/center.js';
 import { TeacherStudent } from '../teacher/teacher-student.js';
-import { dropPathMasks, stackViews } from '../views.js';
+import { batchPart, dropPathMasks, stackViews } from '../views.js';
 import type { DinoArgs } from './index.js';
 import { dinoLoss, dinoTeacherTargets } from './loss.js';
 
@@ -119,12 +119,13 @@ export class Dino extends TeacherStudent {
 
     const feeds: Feeds = { ...this.studentFeeds, global_views: globals, teacher_probs: tOut.probs as ort.Tensor };
     const rng = new Rng(cfg.seed).fork(0xd20 + s.step);
+    const part = batchPart(N, this.ctx.comm);
     const rate = cfg.drop_path_rate;
-    dropPathMasks(this.model, rate, G * N, rng).forEach((m, i) => (feeds[`drop_path_global.${i}`] = floatTensor(m, [G, N])));
+    dropPathMasks(this.model, rate, G, part, rng).forEach((m, i) => (feeds[`drop_path_global.${i}`] = floatTensor(m, [G, N])));
     if (L > 0) {
       this.localBuf = stackViews(batch, G, L, this.localBuf);
       feeds.local_views = floatTensor(this.localBuf, [L, N, 3, Sl, Sl]);
-      dropPathMasks(this.model, rate, L * N, rng).forEach((m, i) => (feeds[`drop_path_local.${i}`] = floatTensor(m, [L, N])));
+      dropPathMasks(this.model, rate, L, part, rng).forEach((m, i) => (feeds[`drop_path_local.${i}`] = floatTensor(m, [L, N])));
     }
     const fetches = {
       ...this.gradFetches,

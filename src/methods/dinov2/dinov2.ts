@@ -18,11 +18,12 @@ import { dinoLoss, dinoTeacherTargets } from '../dino/loss.js';
 import type { MethodContext, StepResult, StepScalars } from '../method.js';
 import { Center } from '../teacher/center.js';
 import { TeacherStudent } from '../teacher/teacher-student.js';
-import { dropPathMasks, stackViews } from '../views.js';
+import { batchPart, dropPathMasks, stackViews } from '../views.js';
 import { ibotLoss, ibotTeacherTargets } from './ibot-loss.js';
 import type { Dinov2Args } from './index.js';
 import { koleoLoss } from './koleo-loss.js';
 import { maskedPatches } from './masked-patches.js';
+import { sinkhornAcrossRanks } from './sinkhorn-across-ranks.js';
 import { sinkhornKnopp } from './sinkhorn-knopp.js';
 
 type Resolved = Dinov2Args & { output_dim: number; ibot_output_dim: number; freeze_last_layer_steps: number };
@@ -143,11 +144,14 @@ export class Dinov2 extends TeacherStudent {
       const c = dinoTeacherTargets(t, cls, t.input('center_cls', [1, K]), temp);
       const p = ibotTeacherTargets(t, patch, t.input('center_patch', [1, Kp]), temp, valid);
       Object.assign(outputs, { probs: c.probs, patch_probs: p.probs, batch_center: c.batchCenter, batch_center_patch: p.batchCenter });
-    } else {
+    } else if (this.ctx.comm.size === 1) {
       outputs.probs = sinkhornKnopp(t, cls, temp);
       outputs.patch_probs = sinkhornKnopp(t, patch, temp, { valid });
+    } else {
+      // balanced over the whole job's batch: the prototype sums are all-reduced between the rounds (forwardBackward)
+      Object.assign(outputs, { scores: t.div(cls, temp), patch_scores: t.div(patch, temp) });
     }
-    outputs.probs = t.reshape(outputs.probs, [G, 'N', K]);
+    if (outputs.probs) outputs.probs = t.reshape(outputs.probs, [G, 'N', K]);
     return toBytes(t, outputs).bytes;
   }
 
@@ -179,22 +183,24 @@ export class Dinov2 extends TeacherStudent {
     this.lastBatchCenter =
       this.args.centering === 'softmax' ? { cls: tOut.batch_center.data as Float32Array, patch: tOut.batch_center_patch.data as Float32Array } : null;
 
+    const targets = tOut.scores ? this.balancedAcrossRanks(tOut, G, N, M, mp.weight) : { probs: tOut.probs, patch: tOut.patch_probs };
     const feeds: Feeds = {
       ...this.studentFeeds,
       ...maskFeeds,
       global_views: globals,
       masks: floatTensor(mp.dense, [G, N, T]),
-      teacher_probs: tOut.probs as ort.Tensor,
-      teacher_patch_probs: tOut.patch_probs as ort.Tensor,
+      teacher_probs: targets.probs as ort.Tensor,
+      teacher_patch_probs: targets.patch as ort.Tensor,
     };
     // dinov2 drops residual branches at one uniform rate in every block
     const rng = new Rng(cfg.seed).fork(0xd1a0 + s.step);
+    const part = batchPart(N, this.ctx.comm);
     const rate = cfg.drop_path_rate;
-    dropPathMasks(this.model, rate, G * N, rng, true).forEach((m, i) => (feeds[`drop_path_global.${i}`] = floatTensor(m, [G, N])));
+    dropPathMasks(this.model, rate, G, part, rng, true).forEach((m, i) => (feeds[`drop_path_global.${i}`] = floatTensor(m, [G, N])));
     if (L > 0) {
       this.localBuf = stackViews(batch, G, L, this.localBuf);
       feeds.local_views = floatTensor(this.localBuf, [L, N, 3, Sl, Sl]);
-      dropPathMasks(this.model, rate, L * N, rng, true).forEach((m, i) => (feeds[`drop_path_local.${i}`] = floatTensor(m, [L, N])));
+      dropPathMasks(this.model, rate, L, part, rng, true).forEach((m, i) => (feeds[`drop_path_local.${i}`] = floatTensor(m, [L, N])));
     }
     const partNames = ['dino_global', ...(L > 0 ? ['dino_local'] : []), 'ibot', 'koleo'];
     const fetches: Record<string, ort.Tensor | null> = { ...this.gradFetches, loss: null };
@@ -203,6 +209,14 @@ export class Dinov2 extends TeacherStudent {
     const parts: Record<string, number> = {};
     for (const n of partNames) parts[n] = scalarOf(out[n]);
     return { loss: scalarOf(out.loss), parts };
+  }
+
+  /** Sinkhorn-Knopp targets over the job's whole batch, from this rank's teacher scores. */
+  private balancedAcrossRanks(tOut: ort.InferenceSession.OnnxValueMapType, G: number, N: number, M: number, weight: Float32Array) {
+    const comm = this.ctx.comm, K = this.head.outDim, Kp = this.ibotHead.outDim;
+    const probs = sinkhornAcrossRanks(tOut.scores.data as Float32Array, K, comm);
+    const patch = sinkhornAcrossRanks(tOut.patch_scores.data as Float32Array, Kp, comm, weight);
+    return { probs: floatTensor(probs, [G, N, K]), patch: floatTensor(patch, [M, Kp]) };
   }
 
   afterStep(s: StepScalars): void {

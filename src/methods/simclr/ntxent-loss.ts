@@ -30,3 +30,28 @@ export function ntXentLoss(g: Graph, z: Tensor, temperature: number): Tensor {
   const perAnchor = g.neg(g.reduceSum(g.mul(logProb, positives), [1], false)); // [2N]
   return g.reduceMean(perAnchor, undefined, false);
 }
+
+/**
+ * NT-Xent in a data-parallel job, for one rank: the projections of every rank `zAll` [ranks·2n, D] (rank-major,
+ * each rank's rows view-major as ntXentLoss takes them), this rank's 2n rows as the anchors, every row of the job as
+ * a candidate (lightly's gather_distributed). The mean over this rank's anchors; the mean over ranks is the loss of
+ * the whole batch. With one rank it is ntXentLoss.
+ */
+export function ntXentAcrossRanks(g: Graph, zAll: Tensor, rank: number, ranks: number, temperature: number): Tensor {
+  const rows = zAll.shape[0] as number;
+  const local = rows / ranks;
+  const n = local / 2;
+  const zn = g.l2Normalize(zAll, -1, 1e-12);
+  const anchors = g.gather(zn, Array.from({ length: local }, (_, j) => rank * local + j), 0); // [2n, D]
+  const logits = g.div(g.matmul(anchors, g.transpose(zn, [1, 0])), temperature); // [2n, rows]
+  const self = new Float32Array(local * rows);
+  const positives = new Float32Array(local * rows);
+  for (let j = 0; j < local; j++) {
+    self[j * rows + rank * local + j] = 1;
+    positives[j * rows + rank * local + ((j + n) % local)] = 1; // view v of sample i pairs with view 1 − v of sample i
+  }
+  const masked = g.where(g.const(Uint8Array.from(self), [local, rows], 'bool'), SELF_LOGIT, logits);
+  const logProb = g.logSoftmax(masked, -1);
+  const perAnchor = g.neg(g.reduceSum(g.mul(logProb, g.const(positives, [local, rows])), [1], false));
+  return g.reduceMean(perAnchor, undefined, false);
+}
