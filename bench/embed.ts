@@ -34,7 +34,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     runs: { type: 'string', default: '3' },
     torch: { type: 'boolean', default: false },
-    python: { type: 'string', default: '/usr/bin/python3' },
+    python: { type: 'string', default: process.env.PYTHON ?? 'python3' },
   },
 });
 

@@ -4,7 +4,6 @@
 //
 //   node --import tsx bench/gemm.ts [--rounds 3] [--repeats 30] [--python PATH]
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Graph, Session } from '../src/graph/index.js';
@@ -15,7 +14,8 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? process.argv[i + 1] : fallback;
 };
 const rounds = Number(arg('rounds', '3')), repeats = Number(arg('repeats', '30'));
-const python = arg('python', existsSync('/tmp/torch2-venv/bin/python') ? '/tmp/torch2-venv/bin/python' : 'python3');
+// the Python with torch: --python PATH, else $PYTHON, else python3
+const python = arg('python', process.env.PYTHON ?? 'python3');
 
 // name, M, K, N, transA, transB, bias (same list as gemm_torch.py)
 const shapes: [string, number, number, number, boolean, boolean, boolean][] = [

@@ -5,14 +5,14 @@
 //   node --import tsx bench/train.ts [--method dino|dinov2|simclr] [--steps 10] [--warmup 2] [--verbose]
 //        [--threads N] [--batch 32] [--global-size 96] [--local-size 48] [--local-crops 6] [--out-dim 4096]
 //        [--variant NAME=SRC_DIR[:ENV=V;...]]... [--torch-variant NAME:ENV=V;...]... [--no-torch-default]
-//        [--python PATH|none] [--memory-steps 100] [--profile PREFIX] [--e2e [--e2e-rounds 2] [--e2e-steps 12]]
+//        [--python PATH|none] [--memory-steps 100] [--profile PREFIX] [--e2e [--e2e-rounds 2] [--e2e-steps 12] [--e2e-args '...']]
 //
 // Every engine is a child process driven over stdin/stdout JSON lines, one step at a time, in turn: while one steps
 // the others wait on a read (no CPU). Engines: dinotrain from this tree's src/ ('current'); each --variant (another
 // copy of src/, e.g. a snapshot from before a change, whose folder also holds test/helpers/cli.ts for --e2e, and/or
 // env settings: BENCH_DEVICE=cuda (GPU; PyTorch reference stays on the CPU: --python none), DINOTRAIN_ORT_SPIN=1, DINOTRAIN_SIMD=0, BENCH_THREADS=1, BENCH_OUT_DIM=65536, DINOTRAIN_ORT_OPTIONS={...}); the PyTorch
 // reference bench/torch_dino_step.py ('pytorch', PyTorch's defaults; --torch-variant adds more, e.g.
-// OMP_WAIT_POLICY=PASSIVE). Default python: /tmp/torch2-venv/bin/python when it has torch, else /usr/bin/python3.
+// OMP_WAIT_POLICY=PASSIVE). The Python that runs it: --python PATH, else $PYTHON, else python3 (when it has torch).
 // The dinotrain step is the trainer's: forwardBackward, freeze, clip, optimizer, afterStep.
 // Output: per-engine medians/minimums of step and phases, images/s, speed relative to each PyTorch engine, CPU time,
 // peak RSS, the load average; RSS growth over long runs (--memory-steps); per-op profiles (--profile).
@@ -240,11 +240,8 @@ const fmt = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 function pickPython(): string | null {
   const p = arg('python', '');
   if (p === 'none') return null;
-  const candidates = p ? [p] : ['/tmp/torch2-venv/bin/python', '/usr/bin/python3'];
-  for (const c of candidates) {
-    if (!existsSync(c)) continue;
-    if (spawnSync(c, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return c;
-  }
+  const candidates = p ? [p] : [process.env.PYTHON, 'python3'].filter((x): x is string => !!x);
+  for (const c of candidates) if (spawnSync(c, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return c;
   return null;
 }
 
@@ -270,7 +267,7 @@ async function endToEnd(c: StepConfig, trees: Tree[]): Promise<void> {
       const argv = ['--import', 'tsx', join(t.root, 'test', 'helpers', 'cli.ts'), 'pretrain', '--data', join(repo, 'examples', 'images'),
         '--out', out, '--overwrite', '--method', c.method, '--model', c.model, '--steps', String(steps), '--batch-size', String(c.batch),
         '--global-size', String(c.globalSize), '--local-size', String(c.localSize), '--local-crops', String(c.localCrops),
-        '--log-every', '1', '--loggers', 'jsonl'];
+        '--log-every', '1', '--loggers', 'jsonl', ...arg('e2e-args', '').split(' ').filter(Boolean)];
       if (c.method !== 'simclr') {
         writeFileSync(`${out}.json`, JSON.stringify({ method_args: { output_dim: c.outDim } }));
         argv.push('--config', `${out}.json`);

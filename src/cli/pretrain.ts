@@ -1,7 +1,7 @@
 // `dinotrain pretrain`: flags and config file → resolved config → the trainer.
 import { Command, Option } from '@commander-js/extra-typings';
 import YAML from 'yaml';
-import { resolvePretrainConfig, readConfigFile } from '../config/load.js';
+import { DEFAULT_EPOCHS, readConfigFile, resolvePretrainConfig, RUN_DEFAULTS } from '../config/load.js';
 import { DEFAULT_METHOD, METHODS, methodNames } from '../methods/index.js';
 import { devices } from '../engine/providers.js';
 import { UserError } from '../util/errors.js';
@@ -29,28 +29,29 @@ export function pretrainCommand() {
     .description('pretrain a backbone with self-supervised learning on a folder of images')
     .option('-c, --config <file>', 'YAML or JSON config file (flags override it)')
     .option('--data <dir>', 'folder of images (searched recursively)')
-    .option('--out <dir>', 'output folder (checkpoints, logs, exported models)')
+    .option('--out <dir>', 'output folder: checkpoints, logs, exported models (default: the first free runs/<method>-<n>)')
     .addOption(new Option('--method <name>', `self-supervised method (default ${DEFAULT_METHOD}): ${METHODS.map((m) => `${m.name}: ${m.description}`).join('; ')}`).choices(methodNames))
-    .option('--model <name>', 'backbone, e.g. vit-tiny/16, vit-small/14, vit-base/16-reg4, resnet18, resnet50')
-    .option('--epochs <n>', 'passes over the data', int('epochs'))
+    .option(`--model <name>`, `backbone, e.g. vit-tiny/16, vit-small/14, vit-base/16-reg4, resnet18, resnet50 (default: the method's, ${METHODS.map((m) => `${m.name} ${m.defaultModel}`).join(', ')})`)
+    .option('--epochs <n>', `passes over the data (default ${DEFAULT_EPOCHS})`, int('epochs'))
     .option('--steps <n>', 'optimizer steps (overrides --epochs)', int('steps'))
-    .option('--batch-size <n>', 'images per step', int('batch-size'))
-    .option('--lr <x>', 'base learning rate at the reference batch size', num('lr'))
-    .option('--seed <n>', 'random seed (same seed, same run)', int('seed'))
+    .option('--batch-size <n>', `images per step, the whole job's (default ${RUN_DEFAULTS.batch_size})`, int('batch-size'))
+    .option('--lr <x>', "base learning rate at the reference batch size (default: the method's; see --print-config)", num('lr'))
+    .option('--seed <n>', `random seed: same seed, same run (default ${RUN_DEFAULTS.seed})`, int('seed'))
     .option('--checkpoint-every <n>', 'write checkpoints/step-N every N steps (checkpoints/last always)', int('checkpoint-every'))
     .option('--export-every <n>', 'export the backbone every N steps', int('export-every'))
-    .option('--log-every <n>', 'log metrics every N steps', int('log-every'))
+    .option('--log-every <n>', `log metrics every N steps (default ${RUN_DEFAULTS.log_every})`, int('log-every'))
     .option('--resume', 'continue from <out>/checkpoints/last')
-    .option('--overwrite', 'delete the contents of a non-empty <out> first')
-    .addOption(new Option('--device <device>', 'execution provider').choices(devices))
+    .option('--overwrite', "replace the previous run in <out> (only a run's own files; anything else there is refused)")
+    .option('--no-overwrite', "keep <out> as it is (undoes a config file's overwrite: true)")
+    .addOption(new Option('--device <device>', `execution provider (default ${RUN_DEFAULTS.device})`).choices(devices))
     .option('--threads <n>', 'intra-op threads per process (default: the cores, shared by the processes on this machine)', int('threads'))
-    .option('--processes <n>', 'run a data-parallel job of N processes on this machine (mpiexec; see docs/distributed.md)', int('processes'))
-    .option('--num-workers <n>', 'images decoded concurrently', int('num-workers'))
+    .option('--processes <n>', `run a data-parallel job of N processes on this machine (mpiexec; see docs/distributed.md; default ${RUN_DEFAULTS.processes})`, int('processes'))
+    .option('--num-workers <n>', `images decoded concurrently (default ${RUN_DEFAULTS.num_workers})`, int('num-workers'))
     .option('--augment-workers <n>', "threads that augment views while the model computes (default auto; 0: on the main thread between steps)", workers)
-    .option('--global-size <px>', 'global crop size', int('global-size'))
-    .option('--local-size <px>', 'local crop size', int('local-size'))
-    .option('--global-crops <n>', 'number of global crops', int('global-crops'))
-    .option('--local-crops <n>', 'number of local crops (0 disables)', int('local-crops'))
+    .option("--global-size <px>", `global crop size (default: the method's, ${METHODS.map((m) => `${m.name} ${m.transforms.global.size}`).join(", ")})`, int('global-size'))
+    .option("--local-size <px>", `local crop size (default: the method's, ${METHODS.map((m) => `${m.name} ${m.transforms.local.size}`).join(", ")})`, int('local-size'))
+    .option('--global-crops <n>', 'number of global crops (default 2)', int('global-crops'))
+    .option("--local-crops <n>", `number of local crops, 0 disables (default: the method's, ${METHODS.map((m) => `${m.name} ${m.transforms.local.count}`).join(", ")})`, int('local-crops'))
     .option('--loggers <list>', 'comma-separated: jsonl,tensorboard,wandb (default jsonl,tensorboard)')
     .option('--init-weights <file>', 'start from backbone weights in a safetensors file')
     .option('--val-data <spec>', 'train=DIR,val=DIR: labelled folders for a kNN eval while training', parseValData)

@@ -19,6 +19,11 @@ export function formatIssues(issues: z.core.$ZodIssue[], schema: z.ZodType, inpu
       lines.push(`${at}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${shown}`);
       continue;
     }
+    if (issue.code === 'invalid_type' && issue.path.length === 1 && valueAt(input, issue.path) === undefined) {
+      // a required top-level setting: say it the way a person sets it
+      lines.push(`--${at.replace(/_/g, '-')} is required (or \`${at}:\` in the --config file)`);
+      continue;
+    }
     lines.push(`${at || '(config)'}: ${issue.message}`);
   }
   return lines;

@@ -1,6 +1,6 @@
 // Resolves a pretrain config: method preset < config file (YAML/JSON) < command-line flags, then validates.
 import { existsSync, readFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
 import YAML from 'yaml';
 import { DEFAULT_DECODE_MEMORY_BYTES, DEFAULT_MAX_IMAGE_PIXELS } from '../data/bounded-decode.js';
 import { UserError } from '../util/errors.js';
@@ -24,23 +24,39 @@ export function readConfigFile(path: string): Record<string, unknown> {
   return parsed;
 }
 
+/** Where a run goes when no --out is given: the first free runs/<method>-<n>. */
+export function nextRunFolder(method: string, base = 'runs'): string {
+  for (let n = 1; ; n++) {
+    const dir = join(base, `${method}-${n}`);
+    if (!existsSync(dir)) return dir;
+  }
+}
+
+/** The defaults of the settings no method brings its own of (also shown by --help). */
+export const RUN_DEFAULTS = {
+  batch_size: 64,
+  seed: 0,
+  num_workers: 8,
+  augment_workers: 'auto',
+  prefetch_batches: 2,
+  max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
+  decode_memory_mb: DEFAULT_DECODE_MEMORY_BYTES / 2 ** 20,
+  log_every: 10,
+  resume: false,
+  overwrite: false,
+  device: 'auto',
+  processes: 1,
+  drop_path_rate: 0,
+} as const;
+
+/** The run length when neither steps nor epochs is set. */
+export const DEFAULT_EPOCHS = 100;
+
 function presetFor(method: MethodDefinition): Record<string, unknown> {
   return {
     method: method.name,
     model: method.defaultModel,
-    batch_size: 64,
-    seed: 0,
-    num_workers: 8,
-    augment_workers: 'auto',
-    prefetch_batches: 2,
-    max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
-    decode_memory_mb: DEFAULT_DECODE_MEMORY_BYTES / 2 ** 20,
-    log_every: 10,
-    resume: false,
-    overwrite: false,
-    device: 'auto',
-    processes: 1,
-    drop_path_rate: 0,
+    ...RUN_DEFAULTS,
     method_args: {},
     optim: {},
     transforms: method.transforms,
@@ -56,6 +72,12 @@ function presetFor(method: MethodDefinition): Record<string, unknown> {
 export function resolvePretrainConfig(fileConfig: Record<string, unknown>, flags: Record<string, unknown>): PretrainConfig {
   const method = methodNamed(String(flags.method ?? fileConfig.method ?? DEFAULT_METHOD));
   const merged = deepMerge(deepMerge(presetFor(method), fileConfig), flags);
+  // --resume on the command line continues the run a config file with `overwrite: true` started
+  if (flags.resume === true && flags.overwrite === undefined) merged.overwrite = false;
+  if (merged.out === undefined) {
+    if (merged.resume === true) throw new UserError('--resume needs --out: the folder of the run to continue');
+    merged.out = nextRunFolder(method.name);
+  }
   const schema = pretrainSchema.extend({ method_args: method.args });
   const result = schema.safeParse(merged);
   if (!result.success) {
@@ -63,6 +85,6 @@ export function resolvePretrainConfig(fileConfig: Record<string, unknown>, flags
     throw new UserError(`invalid config:\n  ${lines.join('\n  ')}`);
   }
   const cfg = result.data as PretrainConfig;
-  if (cfg.epochs === undefined && cfg.steps === undefined) cfg.epochs = 100;
+  if (cfg.epochs === undefined && cfg.steps === undefined) cfg.epochs = DEFAULT_EPOCHS;
   return cfg;
 }

@@ -139,14 +139,11 @@ export class DataLoader {
 
   constructor(options: LoaderOptions) {
     const { files, transforms, batchSize } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`Batch size must be a positive integer, got ${batchSize}`);
+    // the run checks the batch and the crop sizes once (train/setup.ts); here they are only asserted
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
     const dropLast = options.dropLast ?? true;
     this.batchesPerEpoch = dropLast ? Math.floor(files.length / batchSize) : Math.ceil(files.length / batchSize);
-    if (this.batchesPerEpoch === 0) {
-      throw new UserError(
-        `The dataset has ${files.length} image(s), fewer than the batch size ${batchSize}: use a smaller batch size or more images`,
-      );
-    }
+    if (this.batchesPerEpoch === 0) throw new Error(`${files.length} image(s) make no batch of ${batchSize}`);
     this.files = files;
     this.t = transforms;
     this.batchSize = batchSize;
@@ -173,9 +170,7 @@ export class DataLoader {
     if (options.masks) {
       const { patchSize, ...rest } = options.masks;
       const side = transforms.global.size;
-      if (!Number.isInteger(patchSize) || patchSize < 1 || side % patchSize !== 0) {
-        throw new UserError(`Global crop size ${side} must be a multiple of the patch size ${patchSize} for masking`);
-      }
+      if (!Number.isInteger(patchSize) || patchSize < 1 || side % patchSize !== 0) throw new Error(`global crops of ${side} px do not tile into ${patchSize} px patches`);
       this.maskOptions = { ...DEFAULT_MASK_OPTIONS, ...rest };
       this.maskGrid = [side / patchSize, side / patchSize];
     }

@@ -10,19 +10,22 @@ export interface SessionOptions {
   /** intra-op threads */
   threads: number;
   /**
-   * Let idle intra-op threads spin-wait for the next op (ORT's default) instead of sleeping. Default off: spinning
-   * buys little on an idle machine but, when the cores are shared with other work, the spinning threads take CPU
-   * time from the ones doing the work (measured: a ViT block's forward+backward ~1.4x slower under load, see
-   * docs/benchmarks.md). DINOTRAIN_ORT_SPIN=1 turns it on.
+   * Idle intra-op threads spin-wait for the next op for at most SPIN_US before they sleep (default on). Bounded
+   * spinning saves the wake-up between the many short ops of a training step: DINO ViT-T 1.12x faster on an idle
+   * 2-core machine, 1.06x with an augmentation worker; on a machine whose cores other jobs keep busy it costs ~5 %
+   * (ORT's unbounded spinning cost ~40 % there). docs/benchmarks.md; DINOTRAIN_ORT_SPIN=0 turns it off.
    */
   spinning?: boolean;
 }
+
+/** How long an idle intra-op thread spins before it sleeps (ORT's session.intra_op.spin_duration_us). */
+export const SPIN_US = 1000;
 
 export type Feeds = Record<string, ort.Tensor>;
 
 /** The ORT session options dinotrain uses (exported for benchmarks and tests). */
 export function sessionOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
-  const spin = process.env.DINOTRAIN_ORT_SPIN ? process.env.DINOTRAIN_ORT_SPIN === '1' : (opts.spinning ?? false);
+  const spin = process.env.DINOTRAIN_ORT_SPIN ? process.env.DINOTRAIN_ORT_SPIN !== '0' : (opts.spinning ?? true);
   const out: ort.InferenceSession.SessionOptions = {
     executionProviders: opts.providers,
     intraOpNumThreads: opts.threads,
@@ -31,7 +34,7 @@ export function sessionOptions(opts: SessionOptions): ort.InferenceSession.Sessi
     graphOptimizationLevel: 'all',
     enableCpuMemArena: true,
     enableMemPattern: true,
-    extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' } } },
+    extra: { session: { intra_op: spin ? { allow_spinning: '1', spin_duration_us: String(SPIN_US) } : { allow_spinning: '0' } } },
   };
   // performance work: DINOTRAIN_ORT_PROFILE=prefix writes ORT's per-node timings (chrome trace JSON, flushed when the
   // session is released); DINOTRAIN_ORT_OPTIONS='{"enableCpuMemArena":false}' overrides session options (JSON)

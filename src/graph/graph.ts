@@ -38,5 +38,3 @@ Graph.prototype.toModelProto = function (outputs, opts) {
 };
 
 export { Graph };
-/** probe-compatible function form: grad(g, loss, wrt) */
-export const grad = gradImpl;

@@ -18,7 +18,7 @@
  *                     zerosLike(t) onesLike(t) range(n) eye(n) eyeMask(n) oneHot(idx, depth) shapeOf(x) dimTensor(d)
  *                     dimScalar(d)
  *   elementwise       add sub mul div pow max min where neg exp log sqrt reciprocal abs sign erf tanh sigmoid relu gelu
- *                     clip(x, min?, max?) clipMin identity stopGradient cast equal greater less greaterOrEqual
+ *                     clip(x, min?, max?) identity stopGradient cast equal greater less greaterOrEqual
  *                     lessOrEqual not and or
  *   reductions        reduceSum/Mean/Max/Min/L2/SumSquare/LogSumExp(x, axes?, keepdims=true) softmax logSoftmax
  *                     argMax argMin topK
@@ -39,7 +39,7 @@
  * GlobalAveragePool: Graph({ dtype: 'double' }) (decompose mode) writes them as plain ops (im2col for Conv and
  * AveragePool; convTranspose throws). Symbolic dims are read at run time from the graph input that declared them.
  */
-export { Graph, grad } from './graph.js';
+export { Graph } from './graph.js';
 export type { GraphOptions, ParamInfo, ParamValues } from './core.js';
 export { Tensor, type AttrValue, type ConstData, type GraphNode, type TensorKind } from './tensor.js';
 export type { ConstValues, DType, Dim, Shape, TypedArray } from './types.js';

@@ -69,7 +69,8 @@ function logStart(b: BuiltRun, log: PinoLogger, replaced: string[]): void {
       totalSteps: shape.totalSteps,
     },
     `dinotrain ${dinotrainVersion}: ${cfg.method} on ${training.method.model.name}, ${files.length} images in ${cfg.data}, ` +
-      `${shape.totalSteps} steps, batch ${cfg.batch_size}, device ${device.device} (${device.reason}), ${threads} threads`,
+      `${shape.totalSteps} steps, batch ${cfg.batch_size}, device ${device.device} (${device.reason}), ${threads} threads` +
+      `${training.comm.size > 1 ? ` x ${training.comm.size} processes` : ''}; writing to ${cfg.out}`,
   );
   if (replaced.length) log.info(`--overwrite: replacing the previous run in ${cfg.out} (${replaced.join(', ')})`);
   log.debug({ config: cfg }, 'resolved config');

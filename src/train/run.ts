@@ -91,12 +91,20 @@ function loop(b: BuiltRun, loggers: Logger, log: ReturnType<typeof createLog>, s
   });
 }
 
+/** This command line as it continues its run: --overwrite dropped, --out named, --resume added. */
+export function resumeCommand(out: string, argv = process.argv.slice(2)): string {
+  const args = argv.filter((a) => a !== '--overwrite' && a !== '--resume');
+  if (!args.some((a) => a === '--out' || a.startsWith('--out='))) args.push('--out', out);
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['dinotrain', ...args, '--resume'].map(quote).join(' ');
+}
+
 async function finish(b: BuiltRun, result: LoopResult, loggers: Logger, log: ReturnType<typeof createLog>): Promise<void> {
   const { cfg, training, definition } = b;
   const skipped = b.loader.stats().skippedFiles;
   if (skipped > 0) log.warn(`${skipped} unreadable image file(s) were skipped (named above)`);
   if (result.stoppedBy) {
-    log.warn(`stopped by ${result.stoppedBy} at step ${result.steps}; continue with: dinotrain pretrain ... --out ${cfg.out} --resume`);
+    log.warn(`stopped by ${result.stoppedBy} at step ${result.steps}; continue with: ${resumeCommand(cfg.out)}`);
     process.exitCode = result.stoppedBy === 'SIGINT' ? 130 : 143;
     return;
   }

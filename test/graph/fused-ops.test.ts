@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { sessionOptions } from '../../src/engine/session.js';
+import { sessionOptions, SPIN_US } from '../../src/engine/session.js';
 import { Graph, Session } from '../../src/graph/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { maxRelDiff } from '../helpers/compare.js';
@@ -75,15 +75,16 @@ test('exports keep plain ONNX ops, in the form ORT fuses into its Gelu kernel wh
   }
 });
 
-test('sessions do not spin-wait by default (DINOTRAIN_ORT_SPIN=1 turns it on); the outputs are the same', async () => {
-  const spinOf = (o: ort.InferenceSession.SessionOptions) => (o.extra as { session: { intra_op: { allow_spinning: string } } }).session.intra_op.allow_spinning;
+test('sessions spin-wait at most SPIN_US by default (DINOTRAIN_ORT_SPIN=0 turns it off); the outputs are the same', async () => {
+  type IntraOp = { allow_spinning: string; spin_duration_us?: string };
+  const spinOf = (o: ort.InferenceSession.SessionOptions) => (o.extra as { session: { intra_op: IntraOp } }).session.intra_op;
   const saved = process.env.DINOTRAIN_ORT_SPIN;
   try {
     delete process.env.DINOTRAIN_ORT_SPIN;
-    assert.equal(spinOf(sessionOptions({ providers: ['cpu'], threads: 2 })), '0');
-    assert.equal(spinOf(sessionOptions({ providers: ['cpu'], threads: 2, spinning: true })), '1');
-    process.env.DINOTRAIN_ORT_SPIN = '1';
-    assert.equal(spinOf(sessionOptions({ providers: ['cpu'], threads: 2 })), '1');
+    assert.deepEqual(spinOf(sessionOptions({ providers: ['cpu'], threads: 2 })), { allow_spinning: '1', spin_duration_us: String(SPIN_US) });
+    assert.deepEqual(spinOf(sessionOptions({ providers: ['cpu'], threads: 2, spinning: false })), { allow_spinning: '0' });
+    process.env.DINOTRAIN_ORT_SPIN = '0';
+    assert.deepEqual(spinOf(sessionOptions({ providers: ['cpu'], threads: 2 })), { allow_spinning: '0' });
   } finally {
     if (saved === undefined) delete process.env.DINOTRAIN_ORT_SPIN;
     else process.env.DINOTRAIN_ORT_SPIN = saved;

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { maxRelDiff as relErr } from '../helpers/compare.js';
 import { Graph, Session, type Tensor } from '../../src/graph/index.js';
 
 interface Arr { shape: number[]; data: number[] }
@@ -22,14 +23,6 @@ const build: Record<string, (g: Graph, t: Record<string, Tensor>, p: Record<stri
 };
 const builderFor = (name: string) => build[Object.keys(build).sort((a, b) => b.length - a.length).find((k) => name.startsWith(k))!];
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let md = 0, mb = 0;
-  for (let i = 0; i < a.length; i++) {
-    md = Math.max(md, Math.abs(a[i] - b[i]));
-    mb = Math.max(mb, Math.abs(b[i]));
-  }
-  return md / Math.max(mb, 1e-30);
-}
 
 // decompose: the float64-style forms (im2col conv, decomposed LayerNorm/Erf/pools) must compute the same function
 const runs = fixture.cases.flatMap((c) => [{ c, decompose: false }, ...(c.name.startsWith('conv_transpose') ? [] : [{ c, decompose: true }])]);

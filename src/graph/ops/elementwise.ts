@@ -40,8 +40,6 @@ declare module '../core.js' {
     gelu(x: Tensor): Tensor;
     /** Clip to [min, max] (either may be omitted); gradient passes where min <= x <= max, as torch.clamp */
     clip(x: Tensor, min?: T | null, max?: T | null): Tensor;
-    /** probe-compatible alias of clip(x, min) */
-    clipMin(x: Tensor, min: T): Tensor;
     identity(x: Tensor): Tensor;
     /** Identity that autodiff treats as a constant (torch .detach()) */
     stopGradient(x: Tensor): Tensor;
@@ -117,7 +115,6 @@ P.clip = function (x, min, max) {
   const hi = max === undefined || max === null ? null : this.lift(max, x);
   return this.one('Clip', hi ? [x, lo, hi] : [x, lo], null, x.shape);
 };
-P.clipMin = function (x, min) { return this.clip(x, min); };
 P.cast = function (x, dtype) {
   if (x.dtype === dtype) return x;
   return this.one('Cast', [x], { to: ONNX_DTYPE[dtype] }, x.shape, dtype);
