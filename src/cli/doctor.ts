@@ -1,7 +1,7 @@
 // `dinotrain doctor`: what runtime this install has and what --device auto would pick.
 import { Command } from '@commander-js/extra-typings';
 import os from 'node:os';
-import { defaultThreads, listProviders, resolveDevice } from '../engine/providers.js';
+import { defaultThreads, LIBRARY_PATH_HINT, listProviders, resolveDevice, type ProviderInfo } from '../engine/providers.js';
 import { simdKernels } from '../engine/simd.js';
 import { imageKernels } from '../data/image-kernels.js';
 import { mpiLibraryInfo } from '../distributed/mpi-library.js';
@@ -29,6 +29,18 @@ export function doctorReport(): Record<string, unknown> {
   };
 }
 
+/** One line per provider; a provider that cannot load adds a line per missing library with what installs it. */
+export function providerLines(providers: ProviderInfo[]): string[] {
+  const pad = ' '.repeat(14);
+  return providers.flatMap((p) => {
+    const usable = p.installed && p.loadable !== false;
+    const lines = [`  ${usable ? '+' : '-'} ${p.name.padEnd(9)} ${p.detail}`];
+    for (const m of p.missing ?? []) lines.push(`${pad}${m.library}: ${m.fix}`);
+    if (p.missing?.length) lines.push(`${pad}${LIBRARY_PATH_HINT}`);
+    return lines;
+  });
+}
+
 function mpiStatus(): string {
   const m = mpiLibraryInfo();
   if (!m.found) return `not found (single-process training only; ${m.error}) — see docs/distributed.md`;
@@ -53,9 +65,7 @@ export function doctorCommand() {
       for (const [k, v] of Object.entries(r)) {
         if (k === 'providers') {
           console.log('execution providers:');
-          for (const p of v as { name: string; installed: boolean; detail: string }[]) {
-            console.log(`  ${p.installed ? '+' : '-'} ${p.name.padEnd(9)} ${p.detail}`);
-          }
+          for (const line of providerLines(v as ProviderInfo[])) console.log(line);
         } else console.log(`${k}: ${String(v)}`);
       }
     });
