@@ -1,8 +1,12 @@
-// Eval-time preprocessing: decode any image sharp reads to 8-bit RGB, resize, normalise to float32 CHW.
-// Decoding follows src/data/decode.ts (EXIF orientation applied, alpha dropped, any colour mode to
-// sRGB); the resize is done by libvips on the libuv pool (shrink-on-load makes big JPEGs cheap).
-import sharp from 'sharp';
+// Eval-time preprocessing with the training views' resize: decode to 8-bit RGB as training does (src/data/decode.ts:
+// EXIF orientation applied, alpha dropped, any colour mode to sRGB; here at full resolution), resize with the
+// training crop-resize (antialiased bilinear, src/data/resize.ts), then normalise to float32 CHW. These steps are
+// written into every backbone.onnx (export/preprocess-metadata.ts); docs/pytorch.md has them in Python.
 export { configureSharp } from '../data/decode.js';
+import { roundHalfEven } from '../data/crop.js';
+import { decodeImage } from '../data/decode.js';
+import type { PlanarImage, RgbImage } from '../data/image.js';
+import { resizeCrop } from '../data/resize.js';
 import type { Rgb } from './backbone-info.js';
 
 export interface PreprocessSpec {
@@ -11,48 +15,49 @@ export interface PreprocessSpec {
   mean: Rgb;
   std: Rgb;
   /**
-   * false: squash the whole image to height x width.
-   * true: resize the shorter side to size / CROP_FRACTION, then take the centre height x width
-   * (DINO's eval transform: Resize(256) + CenterCrop(224)).
+   * false: resize the whole image to height x width (aspect ratio not kept).
+   * true: resize the shorter side to max(height, width) / CROP_FRACTION (the longer side in proportion), then take
+   * the centre height x width (DINO's eval transform Resize(256) + CenterCrop(224), torchvision's rounding).
    */
   centerCrop: boolean;
 }
 
 export const CROP_FRACTION = 0.875;
 
-async function decodeRgb(path: string, spec: PreprocessSpec): Promise<Buffer> {
-  let img = sharp(path, { failOn: 'error' }).rotate().toColourspace('srgb');
-  if (spec.centerCrop) {
-    const outerH = Math.round(spec.height / CROP_FRACTION);
-    const outerW = Math.round(spec.width / CROP_FRACTION);
-    // 'cover' to the outer box resizes the shorter side to it and crops the longer one centrally;
-    // the extract then takes the centre of that box.
-    img = img
-      .resize(outerW, outerH, { fit: 'cover', position: 'centre' })
-      .extract({
-        left: Math.floor((outerW - spec.width) / 2),
-        top: Math.floor((outerH - spec.height) / 2),
-        width: spec.width,
-        height: spec.height,
-      });
-  } else {
-    img = img.resize(spec.width, spec.height, { fit: 'fill' });
+/** torchvision's Resize(int): the shorter side to `short`, the longer one int(short · long / shorter). */
+export function shorterSideSize(width: number, height: number, short: number): { width: number; height: number } {
+  const long = Math.floor((short * Math.max(width, height)) / Math.min(width, height));
+  return width <= height ? { width: short, height: long } : { width: long, height: short };
+}
+
+/** The resized image as [0, 1] planar floats: the whole image squashed, or resized then centre-cropped. */
+export function resizeForModel(img: RgbImage, spec: PreprocessSpec): PlanarImage {
+  const whole = { top: 0, left: 0, width: img.width, height: img.height };
+  if (!spec.centerCrop) {
+    const out = { width: spec.width, height: spec.height, data: new Float32Array(3 * spec.width * spec.height) };
+    resizeCrop(img, whole, out);
+    return out;
   }
-  const { data, info } = await img.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3 || info.width !== spec.width || info.height !== spec.height) {
-    throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${spec.width}x${spec.height}x3`);
-  }
-  return data;
+  const size = shorterSideSize(img.width, img.height, Math.round(Math.max(spec.height, spec.width) / CROP_FRACTION));
+  const resized = { ...size, data: new Float32Array(3 * size.width * size.height) };
+  resizeCrop(img, whole, resized);
+  // torchvision's CenterCrop: int(round((size - crop) / 2)), Python's round
+  const top = roundHalfEven((size.height - spec.height) / 2), left = roundHalfEven((size.width - spec.width) / 2);
+  const out = { width: spec.width, height: spec.height, data: new Float32Array(3 * spec.width * spec.height) };
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < spec.height; y++) {
+      const from = (c * size.height + top + y) * size.width + left;
+      out.data.set(resized.data.subarray(from, from + spec.width), (c * spec.height + y) * spec.width);
+    }
+  return out;
 }
 
 /** Writes one image as normalised float32 [3,H,W] into `out` at `offset`. Throws on unreadable files. */
 export async function loadImageInto(path: string, spec: PreprocessSpec, out: Float32Array, offset: number): Promise<void> {
-  const hwc = await decodeRgb(path, spec);
+  const planar = resizeForModel(await decodeImage(path), spec).data;
   const plane = spec.height * spec.width;
   for (let c = 0; c < 3; c++) {
-    const scale = 1 / (255 * spec.std[c]);
-    const shift = spec.mean[c] / spec.std[c];
     const base = offset + c * plane;
-    for (let i = 0; i < plane; i++) out[base + i] = hwc[i * 3 + c] * scale - shift;
+    for (let i = 0; i < plane; i++) out[base + i] = (planar[c * plane + i] - spec.mean[c]) / spec.std[c];
   }
 }

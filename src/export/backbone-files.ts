@@ -1,10 +1,12 @@
-// Writing the exported backbone: backbone.safetensors (timm/torchvision names, PyTorch layouts and dtypes) and
-// backbone.onnx. The ONNX file is verified before it is written; the safetensors file is written, read back and
+// Writing the exported backbone: backbone.safetensors (timm/torchvision names, PyTorch layouts and dtypes; a ViT's
+// pos_embed for one input size, see weights-for-size.ts) and backbone.onnx. The ONNX file is verified before it is written; the safetensors file is written, read back and
 // checked under its temporary name; either is renamed into place only then (writeFileAtomic), so a failed check or a
 // full disk leaves no file behind and never replaces a good one.
 import type { BackboneModel } from '../models/registry.js';
 import type { BackboneWeights } from '../models/weights.js';
 import { dinotrainVersion } from '../util/version.js';
+import { pytorchMetadata } from './pytorch-recipe.js';
+import { weightsForImageSize } from './weights-for-size.js';
 import { writeFileAtomic } from '../util/write-file.js';
 import { backboneOnnx, type OnnxExportOptions } from './onnx.js';
 import { readSafetensors, safetensorsChunks, type TensorInput } from '../formats/safetensors.js';
@@ -37,16 +39,29 @@ export async function verifyBackboneSafetensors(path: string, w: BackboneWeights
   return file.tensors.size;
 }
 
+export interface SafetensorsExportOptions {
+  /**
+   * The input size the file is for: a ViT's pos_embed is resampled to its patch grid as the forward does at that
+   * size, so timm.create_model(..., img_size=imageSize) computes what dinotrain computes there. Default: the size of
+   * the stored grid (no resampling).
+   */
+  imageSize?: number;
+  /** more metadata (part, step) */
+  metadata?: Record<string, string>;
+}
+
 export async function writeBackboneSafetensors(
   path: string,
   model: BackboneModel,
   w: BackboneWeights,
   method: string,
-  extraMetadata: Record<string, string> = {},
+  o: SafetensorsExportOptions = {},
 ): Promise<void> {
-  const tensors = backboneSafetensorsTensors(model, w);
-  const metadata = { format: 'pt', dinotrain_version: dinotrainVersion, model: model.name, method, ...extraMetadata };
-  await writeFileAtomic(path, safetensorsChunks(tensors, metadata), { durable: true, what: 'export', check: (tmp) => verifyBackboneSafetensors(tmp, w) });
+  const imageSize = o.imageSize ?? model.defaultImageSize;
+  const sized = weightsForImageSize(model, w, imageSize);
+  const tensors = backboneSafetensorsTensors(model, sized);
+  const metadata = { format: 'pt', dinotrain_version: dinotrainVersion, model: model.name, method, ...pytorchMetadata(model, imageSize), ...o.metadata };
+  await writeFileAtomic(path, safetensorsChunks(tensors, metadata), { durable: true, what: 'export', check: (tmp) => verifyBackboneSafetensors(tmp, sized) });
 }
 
 export interface WriteOnnxOptions extends OnnxExportOptions {

@@ -1,11 +1,13 @@
 // The backbone weights of a training checkpoint, without building the training method: state.json says which
-// method and architecture (model + model_args) trained it, model.safetensors holds 'student.*' / 'teacher.*'.
+// method and architecture (model + model_args) trained it, model.safetensors holds 'student.*' / 'teacher.*'. The
+// backbone is the one the method's definition builds for that config (DINOv2's has LayerScale by default).
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BACKBONE_PARTS, type BackbonePart, type BackboneWeights, type SerializedTensor } from '../models/weights.js';
 import { methodNamed } from '../methods/index.js';
-import { modelOverrides, type ModelArgs } from '../models/overrides.js';
-import { getModel, type BackboneModel } from '../models/registry.js';
+import type { PretrainConfig } from '../config/schema.js';
+import type { ModelArgs } from '../models/overrides.js';
+import type { BackboneModel } from '../models/registry.js';
 import { UserError } from '../util/errors.js';
 import { readSafetensors } from '../formats/safetensors.js';
 import { toFloat32 } from '../formats/tensor-values.js';
@@ -16,6 +18,8 @@ export interface CheckpointRunInfo {
   method: string;
   model: string;
   modelArgs: ModelArgs;
+  /** the backbone the method trained (its definition's model for this config) */
+  backbone: BackboneModel;
   globalSize: number;
   mean: number[];
   std: number[];
@@ -25,7 +29,6 @@ export interface CheckpointRunInfo {
 export interface CheckpointBackbone extends CheckpointRunInfo {
   dir: string;
   part: BackbonePart;
-  backbone: BackboneModel;
   weights: BackboneWeights;
 }
 
@@ -82,10 +85,12 @@ export async function readCheckpointRunInfo(dir: string): Promise<CheckpointRunI
   if (typeof t?.global?.size !== 'number') throw bad('transforms.global.size');
   if (!isNumberArray(t.normalize?.mean, 3)) throw bad('transforms.normalize.mean');
   if (!isNumberArray(t.normalize?.std, 3)) throw bad('transforms.normalize.std');
+  const modelArgs = (cfg.model_args ?? {}) as ModelArgs;
   return {
     method: cfg.method,
     model: cfg.model,
-    modelArgs: (cfg.model_args ?? {}) as ModelArgs,
+    modelArgs,
+    backbone: methodNamed(cfg.method, `checkpoint ${dir}: method`).model({ ...cfg, model_args: modelArgs } as PretrainConfig),
     globalSize: t.global.size,
     mean: t.normalize.mean,
     std: t.normalize.std,
@@ -122,7 +127,7 @@ export function pickBackboneTensors(
 export async function readCheckpointBackbone(checkpoint: string, part?: BackbonePart): Promise<CheckpointBackbone> {
   const dir = await checkpointDir(checkpoint.replace(/(.)[\\/]+$/, '$1'));
   const info = await readCheckpointRunInfo(dir);
-  const backbone = getModel(info.model, modelOverrides(info.modelArgs));
+  const backbone = info.backbone;
   const chosen = part ?? defaultPart(info.method);
   const modelFile = join(dir, 'model.safetensors');
   if (!(await statOrUndefined(modelFile))) throw new UserError(`checkpoint ${dir} is incomplete: model.safetensors is missing`);

@@ -1,5 +1,6 @@
 // The in-process API behind `dinotrain export`: a checkpoint's backbone to backbone.onnx or backbone.safetensors,
-// built from the checkpoint's config alone (no training session) and verified before it is put in place.
+// built from the checkpoint's config alone (no training session) and verified before it is put in place. Both are
+// for the training size unless --image-size says otherwise (safetensors: a ViT's pos_embed resampled to it).
 import { extname } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { checkWritable } from '../util/write-file.js';
@@ -20,7 +21,7 @@ export interface ExportCheckpointOptions {
   format?: ExportFormat;
   /** default: the method's export part (its definition's exportPart) */
   part?: BackbonePart;
-  /** default: the checkpoint's global crop size */
+  /** the input size (ONNX: the input's; safetensors: the one a ViT's pos_embed is written for); default: the checkpoint's global crop size */
   imageSize?: number;
   /** 17 or 18 (default) */
   opset?: number;
@@ -61,12 +62,12 @@ export async function exportCheckpoint(o: ExportCheckpointOptions): Promise<Expo
   const src = await readCheckpointBackbone(o.checkpoint, o.part);
   await checkWritable(o.out, 'export');
   const model = src.backbone;
-  if (format === 'safetensors') {
-    await writeBackboneSafetensors(o.out, model, src.weights, src.method, { part: src.part, step: String(src.step) });
-    return { format, out: o.out, source: src, batch: 'N', tensors: src.weights.tensors.size };
-  }
   const imageSize = o.imageSize ?? src.globalSize;
   checkImageSize(model, imageSize);
+  if (format === 'safetensors') {
+    await writeBackboneSafetensors(o.out, model, src.weights, src.method, { imageSize, metadata: { part: src.part, step: String(src.step) } });
+    return { format, out: o.out, source: src, imageSize, batch: 'N', tensors: src.weights.tensors.size };
+  }
   const dynamicBatch = o.dynamicBatch !== false;
   const batchSize = o.batchSize ?? 1;
   const report = await writeBackboneOnnx(o.out, model, src.weights, {

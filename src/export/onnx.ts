@@ -1,5 +1,5 @@
 // backbone.onnx: the backbone's eval-mode forward graph (backbone-graph.ts) with its weights as named initializers
-// (timm/torchvision names) and metadata_props that tell embed/eval how to preprocess images.
+// (timm/torchvision names) and metadata_props that say how to preprocess images (preprocess-metadata.ts).
 import onnxProto from 'onnx-proto';
 import { toModelProto } from '../graph/index.js';
 import type { BackboneModel } from '../models/registry.js';
@@ -8,6 +8,7 @@ import { UserError } from '../util/errors.js';
 import { dinotrainVersion } from '../util/version.js';
 import { buildBackboneGraph } from './backbone-graph.js';
 import { convertToOpset17, SUPPORTED_OPSETS, type Opset } from './opset.js';
+import { PREPROCESS_METADATA } from './preprocess-metadata.js';
 
 const { onnx } = onnxProto;
 
@@ -43,6 +44,7 @@ export function backboneMetadata(model: BackboneModel, o: OnnxExportOptions): Re
     image_size: String(o.imageSize),
     mean: JSON.stringify(o.mean),
     std: JSON.stringify(o.std),
+    ...PREPROCESS_METADATA,
     embed_dim: String(model.embedDim),
   };
   if (model.patchSize) metadata.patch_size = String(model.patchSize);

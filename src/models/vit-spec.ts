@@ -13,6 +13,9 @@ export const MASK_TOKEN = 'mask_token';
 /** Side of the patch grid the stored pos_embed holds (imgSize / patch). */
 export const storedGridSide = (cfg: VitConfig): number => cfg.imgSize / cfg.patchSize;
 
+/** Tokens of pos_embed before the patch grid: the class token's position; none with registers (timm's DINOv2-reg layout). */
+export const posEmbedPrefix = (cfg: VitConfig): number => (cfg.numRegisters > 0 ? 0 : 1);
+
 /** Layer-wise lr decay: tokens and patch embed are layer 0, block i is i + 1, the final norm depth + 1. */
 function lrOf(cfg: VitConfig, group: LrGroup['group'], layer: number): LrGroup {
   return { group, layer, numLayers: cfg.depth + 1 };
@@ -24,7 +27,7 @@ export function vitSpec(cfg: VitConfig): ParamSpec[] {
   const tokenInit = { kind: 'trunc_normal', std: 0.02 } as const;
   const out: ParamSpec[] = [param('cls_token', [1, 1, D], tokenInit, false, embed)];
   if (cfg.numRegisters > 0) out.push(param('reg_token', [1, cfg.numRegisters, D], { kind: 'normal', std: 1e-6 }, false, embed));
-  out.push(param('pos_embed', [1, side * side + (cfg.numRegisters > 0 ? 0 : 1), D], tokenInit, false, embed));
+  out.push(param('pos_embed', [1, side * side + posEmbedPrefix(cfg), D], tokenInit, false, embed));
   const fanIn = 3 * P * P, patchLr = lrOf(cfg, 'patch_embed', 0), bound = 1 / Math.sqrt(fanIn);
   out.push(param('patch_embed.proj.weight', [D, 3, P, P], { kind: 'uniform', bound }, true, patchLr));
   out.push(param('patch_embed.proj.bias', [D], { kind: 'uniform', bound }, false, patchLr));

@@ -1,6 +1,7 @@
 // `dinotrain export` on a checkpoint of a real (2-step) DINO run: ONNX (teacher by default) equal to the training
-// graph's forward of the checkpoint's weights, safetensors equal to the checkpoint's tensors and loadable with
-// --init-weights, and clear errors for bad input.
+// graph's forward of the checkpoint's weights; safetensors for the training size (pos_embed resampled: the same
+// function there) or, at the stored size, equal to the checkpoint's tensors and loadable with --init-weights; clear
+// errors for bad input.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,15 +88,45 @@ test('student at opset 17, fixed batch, another image size', async () => {
   assert.deepEqual(got.patch_tokens.dims, [2, 36, 32]);
 });
 
-test('safetensors export round trip: --init-weights loads it into student and teacher', async () => {
-  const out = join(tmp, 'backbone.safetensors');
+test('safetensors export for the training size: pos_embed for a 4x4 grid, the ONNX function at 32 px', async () => {
+  const out = join(tmp, 'backbone-32.safetensors');
   const r = await runExportCli(['--checkpoint', ck, '--format', 'safetensors', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const file = await readSafetensors(out);
+  const teacher = await checkpointPart('teacher');
+  assert.deepEqual([...file.tensors.keys()].sort(), [...teacher.keys()].sort());
+  assert.deepEqual(file.tensors.get('pos_embed')!.shape, [1, 17, 32]);
+  for (const [k, t] of file.tensors) if (k !== 'pos_embed') assert.deepEqual(t.data, teacher.get(k), k);
+  assert.equal(file.metadata.image_size, '32');
+  assert.equal(file.metadata.stored_image_size, '224');
+  assert.equal(file.metadata.timm_model, 'vit_small_patch8_224');
+  assert.deepEqual(JSON.parse(file.metadata.timm_kwargs), { num_classes: 0, img_size: 32, embed_dim: 32, depth: 2, num_heads: 2 });
+
+  // a graph at 32 px fed the file's pos_embed as its stored grid computes what the teacher computes at 32 px
+  const model = getModel('vit-tiny/8', modelOverrides({ embed_dim: 32, depth: 2, num_heads: 2 }));
+  const at32 = getModel('vit-tiny/8', { vit: { embedDim: 32, depth: 2, numHeads: 2, imgSize: 32 } });
+  const x = randomImages(2, 32, 5);
+  const outputOf = async (m: typeof model, w: Map<string, Float32Array>) => {
+    const { g, outputs } = buildBackboneGraph(m, { imageSize: 32 });
+    const s = await Session.create(toBytes(g, outputs).bytes);
+    return (await s.run(Object.fromEntries([['images', { data: x, dims: [2, 3, 32, 32] }], ...g.params.map((p) => [p.name, { data: w.get(p.name)!, dims: p.shape }])])));
+  };
+  const fromFile = new Map([...file.tensors].map(([k, t]) => [k, t.data as Float32Array]));
+  const want = await outputOf(model, teacher);
+  const got = await outputOf(at32, fromFile);
+  for (const name of ['embedding', 'patch_tokens']) assert.ok(relErr(got[name].data as Float32Array, want[name].data as Float32Array) < 1e-5, name);
+});
+
+test('safetensors export at the stored size round trip: --init-weights loads it into student and teacher', async () => {
+  const out = join(tmp, 'backbone.safetensors');
+  const r = await runExportCli(['--checkpoint', ck, '--format', 'safetensors', '--out', out, '--image-size', '224']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /30 tensors/);
   const file = await readSafetensors(out);
   const teacher = await checkpointPart('teacher');
   assert.deepEqual([...file.tensors.keys()].sort(), [...teacher.keys()].sort());
   for (const [k, t] of file.tensors) assert.deepEqual(t.data, teacher.get(k), k);
+  assert.equal(file.metadata.image_size, '224');
 
   // a fresh DINO from the same config with another seed: different weights until --init-weights
   const cfg = resolvePretrainConfig(readConfigFile('test/fixtures/tiny-dino.yaml'), { data: 'examples/images', out: join(tmp, 'fresh'), seed: 99 });
@@ -114,6 +145,23 @@ test('safetensors export round trip: --init-weights loads it into student and te
   }
   // the heads keep their own initialisation
   assert.deepEqual(dino.student.value('dino_head.last_layer.weight_v'), headBefore);
+});
+
+test('a DINOv2 checkpoint exports the backbone DINOv2 trained: LayerScale gammas included, timm *_dinov2 names', async () => {
+  const v2 = join(tmp, 'dinov2-run');
+  const run2 = await runCli(['pretrain', '--config', 'test/fixtures/dinov2/tiny-dinov2.yaml', '--data', 'examples/images', '--out', v2, '--steps', '2', '--checkpoint-every', '2']);
+  assert.equal(run2.code, 0, run2.stderr);
+  const out = join(tmp, 'dinov2.safetensors');
+  const r = await runExportCli(['--checkpoint', join(v2, 'checkpoints', 'last'), '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const file = await readSafetensors(out);
+  const ck2 = await readSafetensors(join(v2, 'checkpoints', 'last', 'model.safetensors'));
+  for (const k of ['blocks.0.ls1.gamma', 'blocks.0.ls2.gamma', 'blocks.1.ls1.gamma', 'blocks.1.ls2.gamma']) {
+    assert.deepEqual(file.tensors.get(k)?.data, ck2.tensors.get(`teacher.${k}`)!.data, k);
+  }
+  assert.ok(!file.tensors.has('mask_token'));
+  assert.equal(file.metadata.timm_model, 'vit_small_patch14_dinov2');
+  assert.deepEqual(JSON.parse(file.metadata.timm_kwargs), { num_classes: 0, img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2 });
 });
 
 test('bad inputs: clear UserErrors (exit 2)', async () => {

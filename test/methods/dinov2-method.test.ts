@@ -62,7 +62,9 @@ test('a step gives finite DINO, iBOT and KoLeo parts that add up to the loss wit
 });
 
 test("the mask token's gradient matches a finite difference of the whole loss", async () => {
-  const cfg = config();
+  // LayerScale at 1 computes what the ViT computes without it; at DINOv2's 1e-5 every class token starts out the
+  // same, and KoLeo's log of their ~0 distances is too curved for a finite difference
+  const cfg = config({}, { model_args: { layer_scale: 1 } });
   const m = await method(cfg);
   try {
     const b = batch(cfg, 4, 2);

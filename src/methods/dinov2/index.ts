@@ -34,9 +34,16 @@ export const dinov2Args = z
   .strict();
 export type Dinov2Args = z.infer<typeof dinov2Args>;
 
-/** The backbone DINOv2 trains: the config's model with a mask token; anything but a ViT is a UserError. */
+/** LayerScale's initial value in the DINOv2 reference (layerscale: 1e-5), and in timm's *_dinov2 models. */
+export const DINOV2_LAYER_SCALE = 1e-5;
+
+/**
+ * The backbone DINOv2 trains: the config's model with a mask token and LayerScale (model_args.layer_scale, default
+ * 1e-5), as the reference's ViTs, so exports load into timm's *_dinov2 models; anything but a ViT is a UserError.
+ */
 function dinov2Model(cfg: PretrainConfig): BackboneModel {
-  const model = getModel(cfg.model, modelOverrides(cfg.model_args, { maskToken: true }));
+  const args = { ...cfg.model_args, layer_scale: cfg.model_args.layer_scale ?? DINOV2_LAYER_SCALE };
+  const model = getModel(cfg.model, modelOverrides(args, { maskToken: true }));
   if (model.kind !== 'vit' || !model.patchSize) {
     throw new UserError(
       `DINOv2 needs a Vision Transformer: its iBOT loss replaces masked patch tokens with a mask token, and ${model.name} ` +
