@@ -1,11 +1,14 @@
 // A pretraining checkpoint (or the same backbone at its random init) as backbone.onnx bytes, built in-process with
-// src/export/onnx.ts from the weights the method deploys: the EMA teacher for DINO / DINOv2, the student for SimCLR.
+// src/export/onnx.ts from the weights the method deploys: the EMA teacher for DINO / DINOv2, the student for SimCLR
+// and distillation.
 import { join } from 'node:path';
 import { readSafetensors } from '../../src/formats/safetensors.js';
 import { backboneOnnx } from '../../src/export/onnx.js';
 import type { SerializedTensor } from '../../src/models/weights.js';
-import { getModel, type BackboneModel } from '../../src/models/registry.js';
-import { modelOverrides, type ModelArgs } from '../../src/models/overrides.js';
+import type { PretrainConfig } from '../../src/config/schema.js';
+import { methodNamed } from '../../src/methods/index.js';
+import type { BackboneModel } from '../../src/models/registry.js';
+import type { ModelArgs } from '../../src/models/overrides.js';
 import { initParams } from '../../src/models/params.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -18,12 +21,14 @@ export interface RunConfig {
   transforms: { global: { size: number }; normalize: { mean: [number, number, number]; std: [number, number, number] } };
 }
 
+/** The checkpoint prefix of the network the method exports (its definition's exportPart). */
 export function deployedPrefix(method: string): string {
-  return method === 'simclr' ? 'student.' : 'teacher.';
+  return `${methodNamed(method).exportPart}.`;
 }
 
+/** The backbone as the method builds it for this config (e.g. DINOv2's with a mask token and LayerScale). */
 export function runModel(cfg: RunConfig): BackboneModel {
-  return getModel(cfg.model, modelOverrides(cfg.model_args, { maskToken: cfg.method === 'dinov2' }));
+  return methodNamed(cfg.method).model({ method_args: {}, ...cfg } as unknown as PretrainConfig);
 }
 
 function toOnnx(cfg: RunConfig, model: BackboneModel, weights: Map<string, SerializedTensor>): Uint8Array {

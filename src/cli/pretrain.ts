@@ -2,7 +2,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import YAML from 'yaml';
 import { DEFAULT_EPOCHS, readConfigFile, resolvePretrainConfig, RUN_DEFAULTS } from '../config/load.js';
-import { DEFAULT_METHOD, METHODS, methodNames } from '../methods/index.js';
+import { DEFAULT_METHOD, METHODS, methodNamed, methodNames } from '../methods/index.js';
 import { devices } from '../engine/providers.js';
 import { UserError } from '../util/errors.js';
 
@@ -53,6 +53,8 @@ export function pretrainCommand() {
     .option('--global-crops <n>', 'number of global crops (default 2)', int('global-crops'))
     .option("--local-crops <n>", `number of local crops, 0 disables (default: the method's, ${METHODS.map((m) => `${m.name} ${m.transforms.local.count}`).join(", ")})`, int('local-crops'))
     .option('--loggers <list>', 'comma-separated: jsonl,tensorboard,wandb (default jsonl,tensorboard)')
+    .option('--teacher <file>', 'distillation: the teacher, an ONNX model (or a .safetensors state dict with --teacher-model)')
+    .option('--teacher-model <name>', 'distillation: the architecture of a .safetensors teacher, e.g. vit-base/14')
     .option('--init-weights <file>', 'start from backbone weights in a safetensors file')
     .option('--val-data <spec>', 'train=DIR,val=DIR: labelled folders for a kNN eval while training', parseValData)
     .addOption(new Option('--log-format <format>', 'stderr log format').choices(['pretty', 'json'] as const))
@@ -81,6 +83,7 @@ export function pretrainCommand() {
         init_weights: opts.initWeights,
         val_data: opts.valData,
         optim: opts.lr !== undefined ? { lr: opts.lr } : undefined,
+        method_args: teacherArgs(opts, String(opts.method ?? file.method ?? DEFAULT_METHOD)),
         transforms: cropOverrides(opts),
         loggers: opts.loggers !== undefined ? { enabled: opts.loggers.split(',').map((s) => s.trim()).filter(Boolean) } : undefined,
       };
@@ -92,6 +95,14 @@ export function pretrainCommand() {
       const { pretrainJob } = await import('../train/job.js');
       await pretrainJob(cfg, { logFormat: opts.logFormat, configFile: opts.config });
     });
+}
+
+/** --teacher / --teacher-model as `method_args` keys, for the methods that take a teacher file. */
+function teacherArgs(o: { teacher?: string; teacherModel?: string }, method: string) {
+  if (o.teacher === undefined && o.teacherModel === undefined) return undefined;
+  const shape = (methodNamed(method).args as unknown as { shape?: Record<string, unknown> }).shape ?? {};
+  if (!('teacher' in shape)) throw new UserError(`--teacher: method ${method} takes no teacher; use --method distillation`);
+  return { teacher: o.teacher, teacher_model: o.teacherModel };
 }
 
 function cropOverrides(o: { globalSize?: number; localSize?: number; globalCrops?: number; localCrops?: number }) {

@@ -6,12 +6,13 @@ const MODEL_METADATA_PROPS = 14; // ModelProto field number
 const ENTRY_KEY = 1; // StringStringEntryProto
 const ENTRY_VALUE = 2;
 
-const WIRE_VARINT = 0;
+export const WIRE_VARINT = 0;
 const WIRE_I64 = 1;
-const WIRE_LEN = 2;
+export const WIRE_LEN = 2;
 const WIRE_I32 = 5;
 
-class WireReader {
+/** Walks protobuf fields of one message; length-delimited fields come back as views, never copies. */
+export class WireReader {
   pos: number;
   constructor(
     private readonly buf: Uint8Array,

@@ -28,20 +28,22 @@ export interface MethodDefinition<Args extends object = Record<string, unknown>>
   readonly defaultModel: string;
   /** the augmentation preset (`transforms`) */
   readonly transforms: TransformsConfig;
-  /** optimizer defaults, with the rule that scales the learning rate with the batch size */
-  readonly optim: OptimDefaults;
+  /** optimizer defaults, with the rule that scales the learning rate with the batch size (or a rule per backbone) */
+  readonly optim: OptimDefaults | ((model: BackboneModel) => OptimDefaults);
   /** other settings whose default is the method's own (e.g. DINOv2's drop_path_rate 0.1) */
   readonly settings?: Readonly<Partial<Record<'drop_path_rate', unknown>>>;
   /** the network `export` and pretrain's exports take by default */
   readonly exportPart: BackbonePart;
   /** the networks its checkpoints hold */
   readonly parts: readonly BackbonePart[];
+  /** `method_args` keys a resumed run must keep as the checkpoint has them (e.g. the teacher file's hash) */
+  readonly fixedOnResume?: readonly string[];
   /** the backbone it trains for this config (e.g. with a mask token); a UserError when it cannot train that model */
   model(cfg: PretrainConfig): BackboneModel;
   /** checks that need the method (view counts...): a UserError naming the setting */
   check?(cfg: PretrainConfig, model: BackboneModel): void;
   /** `method_args` with every 'auto' replaced by its value for this run (written to config.json) */
-  resolve?(args: Args, run: RunSize): Args;
+  resolve?(args: Args, run: RunSize, cfg: PretrainConfig): Args;
   /** what the loader produces besides the views (DINOv2: iBOT masks) */
   loader?(cfg: PretrainConfig, model: BackboneModel): { masks?: LoaderMaskOptions };
   /** the method's schedules: values per step, passed to it as StepScalars.method and logged under their names */

@@ -4,9 +4,10 @@ import { UserError } from '../util/errors.js';
 import type { MethodDefinition } from './definition.js';
 import { dino } from './dino/index.js';
 import { dinov2 } from './dinov2/index.js';
+import { distillation } from './distillation/index.js';
 import { simclr } from './simclr/index.js';
 
-export const METHODS: readonly MethodDefinition[] = [dino, dinov2, simclr];
+export const METHODS: readonly MethodDefinition[] = [dino, dinov2, simclr, distillation];
 
 export const methodNames = METHODS.map((m) => m.name);
 

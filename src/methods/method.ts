@@ -30,6 +30,8 @@ export interface StepResult {
   loss: number;
   /** named loss parts (e.g. dino_global, dino_local, ibot, koleo) */
   parts: Record<string, number>;
+  /** milliseconds of the step's phases the method times itself (e.g. teacher_ms, student_ms), logged as they are */
+  times?: Record<string, number>;
 }
 
 export interface TrainingMethod {
@@ -41,6 +43,8 @@ export interface TrainingMethod {
   readonly grads: FlatTensors;
   /** builds the graphs and their ONNX Runtime sessions (the constructor only lays out the networks) */
   init(): Promise<void>;
+  /** what the method assumed or decided while it was built (e.g. a teacher's input size), logged when the run starts */
+  readonly notes?: readonly string[];
   /** names of parameters whose gradients are dropped at `step` (e.g. DINO's last layer early on) */
   frozenAt(step: number): readonly string[];
   /** runs the loss and writes every gradient into `grads` */

@@ -26,6 +26,8 @@ export interface BackboneOutputs {
   cls: Tensor;
   /** ViT patch tokens after the final norm [N, T, D] */
   patchTokens?: Tensor;
+  /** ResNet: the last stage's output [N, D, h, w], before pooling */
+  featureMap?: Tensor;
   regTokens?: Tensor;
   preNormCls?: Tensor;
   /** ResNet in train mode: BN batch statistics for updateRunningStats */
@@ -85,7 +87,7 @@ function resnetModel(cfg: ResNetConfig): BackboneModel {
     forward(g, P, images, opts = {}) {
       if (opts.masks || opts.dropPath?.some(Boolean)) throw new Error(`${cfg.name}: masks and drop path are ViT-only`);
       const o = resnetForward(g, P, images, cfg, opts.bnMode ?? 'train');
-      return { cls: o.features, bnStats: o.bnStats };
+      return { cls: o.features, featureMap: o.featureMap, bnStats: o.bnStats };
     },
   };
 }

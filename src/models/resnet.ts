@@ -10,6 +10,8 @@ import { resnetLayout, type BlockLayout, type ResNetConfig } from './resnet-spec
 export interface ResNetOutputs {
   /** globally average-pooled features [N, C] */
   features: Tensor;
+  /** the last stage's output [N, C, h, w] that is pooled */
+  featureMap: Tensor;
   /** train mode: every BN layer's batch mean and unbiased variance, in spec order */
   bnStats: BnStat[];
 }
@@ -41,5 +43,5 @@ export function resnetForward(g: Graph, P: Params, images: Tensor, cfg: ResNetCo
   let x = g.relu(batchNorm(g, P, 'bn1', conv(g, P, 'conv1.weight', images, 2), mode, stats));
   x = g.maxPool(x, { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
   for (const b of resnetLayout(cfg)) x = residualBlock(g, P, b, x, cfg, mode, stats);
-  return { features: g.reduceMean(x, [2, 3], false), bnStats: stats };
+  return { features: g.reduceMean(x, [2, 3], false), featureMap: x, bnStats: stats };
 }

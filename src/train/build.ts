@@ -111,6 +111,7 @@ export async function buildRun(given: PretrainConfig, opts: BuildOptions): Promi
   let loader: DataLoader | undefined;
   try {
     await method.init();
+    for (const message of method.notes ?? []) notes.push({ level: 'info', message });
     const optim = optimOf(cfg);
     const optimizer = createOptimizer(optim, method.params);
     const schedules = new Schedules(optim, shape.totalSteps, cfg.batch_size, definition.schedules?.(cfg.method_args, shape.totalSteps));

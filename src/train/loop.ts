@@ -95,6 +95,7 @@ function stepMetrics(r: StepOutcome, epoch: number, imagesPerSec: number, dataWa
     wd: r.scalars.weightDecay,
     ...r.scalars.method,
     ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}),
+    ...r.times,
     images_per_s: imagesPerSec,
     data_wait: dataWait,
     rss_mb: process.memoryUsage.rss() / 2 ** 20,

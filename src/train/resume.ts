@@ -91,6 +91,14 @@ export interface ResumeReport {
 export function resumeFrom(ck: LoadedCheckpoint, cfg: PretrainConfig, run: RunShape, method: TrainingMethod, optimizer: Optimizer): ResumeReport {
   const saved = ck.state.config as PretrainConfig;
   const differences = settingDifferences(saved, cfg);
+  const fixed = new Set((methodNamed(cfg.method).fixedOnResume ?? []).map((k) => `method_args.${k}`));
+  const changedFixed = saved.method === cfg.method ? differences.filter(([path]) => fixed.has(path)) : [];
+  if (changedFixed.length > 0) {
+    throw new UserError(
+      `cannot resume from ${ck.dir}: ${changedFixed.map(describeSetting).join('; ')}; a run continues with what it started with. ` +
+        'Resume with the checkpoint\'s files (see its state.json), or start a new run in another --out.',
+    );
+  }
   const live = method.stateTensors();
   const tensorDiff = stateDifferences(live, ck.tensors);
   const savedOptimizer = ck.optimizer.metadata.optimizer;

@@ -22,6 +22,8 @@ export interface Training {
 export interface StepOutcome {
   loss: number;
   parts: Record<string, number>;
+  /** the method's own phase timings (StepResult.times) */
+  times: Record<string, number>;
   scalars: StepScalars;
   /** the gradient norm before clipping (NaN when the run does not clip) */
   gradNorm: number;
@@ -65,7 +67,7 @@ export async function trainStep(t: Training, batch: Batch, step: number): Promis
   const t3 = performance.now();
   method.afterStep(s);
   const t4 = performance.now();
-  return { loss, parts, scalars: s, gradNorm: clip.norm, ms: { forwardBackward: t1 - t0, allreduce: t2 - t1, optimizer: t3 - t2, afterStep: t4 - t3 } };
+  return { loss, parts, times: r.times ?? {}, scalars: s, gradNorm: clip.norm, ms: { forwardBackward: t1 - t0, allreduce: t2 - t1, optimizer: t3 - t2, afterStep: t4 - t3 } };
 }
 
 /**
