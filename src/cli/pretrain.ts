@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { DEFAULT_EPOCHS, readConfigFile, resolvePretrainConfig, RUN_DEFAULTS } from '../config/load.js';
 import { DEFAULT_METHOD, METHODS, methodNamed, methodNames } from '../methods/index.js';
 import { devices } from '../engine/providers.js';
+import type { PretrainConfig } from '../config/schema.js';
 import { UserError } from '../util/errors.js';
 
 const int = (name: string) => (v: string) => {
@@ -89,7 +90,7 @@ export function pretrainCommand() {
       };
       const cfg = resolvePretrainConfig(file, flags);
       if (opts.printConfig) {
-        process.stdout.write(YAML.stringify(cfg));
+        process.stdout.write(await resolvedConfigText(cfg));
         return;
       }
       const { pretrainJob } = await import('../train/job.js');
@@ -97,12 +98,35 @@ export function pretrainCommand() {
     });
 }
 
-/** --teacher / --teacher-model as `method_args` keys, for the methods that take a teacher file. */
+/** --teacher / --teacher-model as `method_args` keys, for the methods whose arguments have a teacher. */
 function teacherArgs(o: { teacher?: string; teacherModel?: string }, method: string) {
   if (o.teacher === undefined && o.teacherModel === undefined) return undefined;
-  const shape = (methodNamed(method).args as unknown as { shape?: Record<string, unknown> }).shape ?? {};
-  if (!('teacher' in shape)) throw new UserError(`--teacher: method ${method} takes no teacher; use --method distillation`);
+  const takesTeacher = (name: string) => 'teacher' in ((methodNamed(name).args as unknown as { shape?: Record<string, unknown> }).shape ?? {});
+  if (!takesTeacher(method)) throw new UserError(`--teacher: method ${method} takes no teacher; use --method ${methodNames.filter(takesTeacher).join(' or --method ')}`);
   return { teacher: o.teacher, teacher_model: o.teacherModel };
+}
+
+/**
+ * The config as the run would resolve it (every 'auto' for the data folder's size, every optimizer value), with the
+ * run's length and learning rate after batch scaling as comments; unresolved, saying why, when the data cannot be read.
+ */
+async function resolvedConfigText(cfg: PretrainConfig): Promise<string> {
+  const { scanImageFolder } = await import('../data/scan.js');
+  const { checkedModel, optimOf, resolveConfig, runShape } = await import('../train/setup.js');
+  const { describeOptimizer } = await import('../train/hyperparams.js');
+  try {
+    const files = await scanImageFolder(cfg.data);
+    const shape = runShape(cfg, files.length, cfg.data, cfg.processes);
+    checkedModel(cfg);
+    const resolved = resolveConfig(cfg, shape);
+    return (
+      `# ${files.length} images in ${cfg.data}: ${shape.batchesPerEpoch} steps per epoch, ${shape.totalSteps} steps\n` +
+      `# ${describeOptimizer(optimOf(resolved), cfg.batch_size, shape.totalSteps)}\n${YAML.stringify(resolved)}`
+    );
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    return `# 'auto' settings and the optimizer's defaults are left unresolved: ${e.message.split('\n')[0]}\n${YAML.stringify(cfg)}`;
+  }
 }
 
 function cropOverrides(o: { globalSize?: number; localSize?: number; globalCrops?: number; localCrops?: number }) {

@@ -36,3 +36,14 @@ export class Schedules {
     };
   }
 }
+
+/** One line that says what the optimizer does over the run, with the learning rate after batch scaling. */
+export function describeOptimizer(o: OptimDefaults, batchSize: number, totalSteps: number): string {
+  const peak = scaleLearningRate(o.lr, batchSize, o.lr_scaling, o.reference_batch_size);
+  const scaling = o.lr_scaling === 'none' ? '' : ` (${o.lr} x ${o.lr_scaling === 'sqrt' ? `sqrt(${batchSize}/${o.reference_batch_size})` : `${batchSize}/${o.reference_batch_size}`})`;
+  const wd = o.weight_decay === o.weight_decay_end ? `${o.weight_decay}` : `${o.weight_decay} -> ${o.weight_decay_end}`;
+  return (
+    `optimizer ${o.name}: lr ${Number(peak.toPrecision(4))}${scaling} after ${o.warmup_steps} warmup steps, cosine to ${o.min_lr} at step ${totalSteps}; ` +
+    `weight decay ${wd}${o.clip_grad > 0 ? `; gradients clipped at norm ${o.clip_grad}` : ''}`
+  );
+}

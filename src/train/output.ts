@@ -12,6 +12,8 @@ import { dinotrainVersion, packageVersion } from '../util/version.js';
 import { FileWriteError, writeFileAtomic } from '../util/write-file.js';
 import type { BuiltRun } from './build.js';
 import { tidyCheckpointRoot } from './checkpoint.js';
+import { describeOptimizer } from './hyperparams.js';
+import { optimOf } from './setup.js';
 
 export async function startOutput(b: BuiltRun, log: PinoLogger): Promise<FanoutLogger> {
   const { cfg } = b;
@@ -78,4 +80,5 @@ function logStart(b: BuiltRun, log: PinoLogger, replaced: string[]): void {
   b.sendWarningsTo((m) => log.warn(m));
   if (b.knn.summary) log.info(b.knn.summary.fields, b.knn.summary.text);
   log.info({ parameters: training.method.params.size }, `${training.method.params.size.toLocaleString('en-US')} trainable parameters`);
+  log.info(describeOptimizer(optimOf(cfg), cfg.batch_size, shape.totalSteps));
 }

@@ -103,4 +103,15 @@ test('--print-config prints the resolved config and trains nothing', async () =>
   assert.match(r.stdout, /^steps: 11$/m);
   assert.match(r.stdout, /^method: dino$/m);
   assert.match(r.stdout, /student_temp: 0\.1/);
+  // every 'auto' resolved for the 37 photos and the optimizer's values written out, as config.json will hold them
+  assert.match(r.stdout, /^# 37 images in examples\/images: 9 steps per epoch, 11 steps$/m);
+  assert.match(r.stdout, /^# optimizer adamw: lr 0\.000007813 \(0\.0005 x 4\/256\) after 1 warmup steps, cosine to 0\.000001 at step 11;/m);
+  assert.match(r.stdout, /^  freeze_last_layer_steps: 1$/m);
+  assert.match(r.stdout, /^  weight_decay_end: 0\.4$/m);
+  assert.ok(!/^ +\w+: auto$/m.test(r.stdout), r.stdout); // (device and augment_workers are decided when the run starts)
+  // without readable data the config is printed as given, saying why
+  const u = await runCli(['pretrain', '--data', join(tmp, 'no-such-folder'), '--print-config']);
+  assert.equal(u.code, 0, u.stderr);
+  assert.match(u.stdout, /^# 'auto' settings and the optimizer's defaults are left unresolved: .*no-such-folder/);
+  assert.match(u.stdout, /^optim: \{\}$/m);
 });
