@@ -4,7 +4,8 @@
 //   node --import tsx bench/quality.ts data   [--out bench/out/fashion-mnist] [--count 10000] [--size 32]
 //   node --import tsx bench/quality.ts train  --name NAME --config FILE --steps N --every N [--timeout-min 20] [-- extra flags]
 //   node --import tsx bench/quality.ts eval   --runs NAME[,NAME...] [--every M (checkpoints at multiples of M)] [--data DIR]
-//   node --import tsx bench/quality.ts report (docs/quality.md table body + docs/quality-knn.png)
+//   node --import tsx bench/quality.ts report [--runs A,B] [--x steps|cpu] [--reference RUN] [--marker M] [--png FILE]
+//        (the table between <!-- quality-M:start/end --> in docs/quality.md, M 'table' by default, and the plot)
 //
 // Runs live in bench/out/q-<NAME>; results accumulate in bench/out/quality-results.json.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -156,7 +157,8 @@ async function evalRuns(names: string[], dataDir: string, every: number): Promis
     const points: EvalPoint[] = [];
     for (const step of [0, ...steps]) {
       const done = prev?.points.find((p) => p.step === step);
-      if (done && prev?.timing?.command === timing?.command) {
+      // the same run (same timing record) keeps its evaluated points; a rerun in the same folder is evaluated again
+      if (done && JSON.stringify(prev?.timing) === JSON.stringify(timing)) {
         points.push(done);
         continue;
       }
@@ -213,7 +215,10 @@ if (cmd === 'data') {
 } else if (cmd === 'eval') {
   await evalRuns(arg('runs').split(','), arg('data', join(OUT, 'fashion-mnist')), Number(arg('every', '1')));
 } else if (cmd === 'report') {
-  await writeReport(loadResults(), 'docs/quality-knn.png');
+  const runs = process.argv.includes('--runs') ? arg('runs').split(',') : undefined;
+  const x = arg('x', 'steps') as 'steps' | 'cpu';
+  const reference = process.argv.includes('--reference') ? arg('reference') : undefined;
+  await writeReport(loadResults(), arg('png', 'docs/quality-knn.png'), { runs, x, reference, marker: arg('marker', 'table') });
 } else {
   console.error('usage: bench/quality.ts data|train|eval|report (see the header of this file)');
   process.exitCode = 2;

@@ -3,7 +3,7 @@
 //   node --import tsx bench/quality/train.ts <out> <timeout-min> -- <pretrain flags...>
 // writes <out>/timing.json: { command, steps: [{ step, wallS, cpuS }], wallS, cpuS, exitCode }.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface StepTiming {
@@ -32,26 +32,36 @@ function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-function checkpointSteps(out: string): number[] {
+/** The steps of the checkpoints/step-N folders written since `sinceMs` (older ones are a previous run's, not yet replaced). */
+function checkpointSteps(out: string, sinceMs: number): number[] {
   const dir = join(out, 'checkpoints');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .map((d) => /^step-(\d+)$/.exec(d))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]));
+  const steps: number[] = [];
+  for (const d of readdirSync(dir)) {
+    const m = /^step-(\d+)$/.exec(d);
+    try {
+      if (m && statSync(join(dir, d)).mtimeMs >= sinceMs) steps.push(Number(m[1]));
+    } catch {
+      // removed between the listing and the stat: the run replacing it
+    }
+  }
+  return steps;
 }
 
 export async function timedPretrain(out: string, timeoutMin: number, flags: string[]): Promise<RunTiming> {
   const args = ['--import', 'tsx', 'test/helpers/cli.ts', 'pretrain', '--out', out, ...flags];
   const command = `node ${args.join(' ')}`;
+  // this file's own output from an earlier run; pretrain --overwrite would refuse the folder with a foreign file in it
+  rmSync(join(out, 'timing.json'), { force: true });
   const t0 = performance.now();
+  const startMs = Date.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   const steps: StepTiming[] = [];
   const seen = new Set<number>();
   let lastCpu = 0;
   const poll = () => {
     lastCpu = cpuSeconds(child.pid!) ?? lastCpu;
-    for (const s of checkpointSteps(out).sort((a, b) => a - b)) {
+    for (const s of checkpointSteps(out, startMs).sort((a, b) => a - b)) {
       if (seen.has(s)) continue;
       seen.add(s);
       steps.push({ step: s, wallS: (performance.now() - t0) / 1000, cpuS: lastCpu });

@@ -28,8 +28,8 @@ export interface MethodDefinition<Args extends object = Record<string, unknown>>
   readonly defaultModel: string;
   /** the augmentation preset (`transforms`) */
   readonly transforms: TransformsConfig;
-  /** optimizer defaults, with the rule that scales the learning rate with the batch size (or a rule per backbone) */
-  readonly optim: OptimDefaults | ((model: BackboneModel) => OptimDefaults);
+  /** optimizer defaults, with the rule that scales the learning rate with the batch size */
+  readonly optim: OptimDefaults;
   /** other settings whose default is the method's own (e.g. DINOv2's drop_path_rate 0.1) */
   readonly settings?: Readonly<Partial<Record<'drop_path_rate', unknown>>>;
   /** the network `export` and pretrain's exports take by default */

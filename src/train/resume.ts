@@ -116,8 +116,16 @@ export function resumeFrom(ck: LoadedCheckpoint, cfg: PretrainConfig, run: RunSh
       optimizer: savedOptimizer ?? 'unknown',
       backbone: typeof reference === 'string' ? '' : reference.backbone,
     };
-    const culprits = differences.filter(([path, , now]) => !sameLayout(layoutOf(withSetting(saved, path, now), run), savedLayout));
-    const what = culprits.length
+    // when even the checkpoint's own settings build another model, the checkpoint comes from a dinotrain whose model
+    // differs (e.g. without LayerScale): no setting of this run is to blame
+    const ownSettingsFit = sameLayout(reference, savedLayout);
+    const culprits = ownSettingsFit ? differences.filter(([path, , now]) => !sameLayout(layoutOf(withSetting(saved, path, now), run), savedLayout)) : [];
+    const what = !ownSettingsFit && typeof reference !== 'string'
+      ? `it was written by a dinotrain whose model differs from this one's, even with the checkpoint's own settings (${[
+          hasDifferences(tensorDiff) ? describeDifferences(tensorDiff) : '',
+          savedOptimizer !== optimizer.kind ? `optimizer ${savedOptimizer} in the checkpoint, ${optimizer.kind} now` : '',
+        ].filter(Boolean).join('; ')}). Continue it with the dinotrain version that wrote it, or start a new run in another --out.`
+      : culprits.length
       ? `these settings change the model, its heads or the method's state: ${culprits.map(describeSetting).join('; ')}`
       : `the model it holds is not the one this run builds (${[
           hasDifferences(tensorDiff) ? describeDifferences(tensorDiff) : '',
@@ -127,9 +135,8 @@ export function resumeFrom(ck: LoadedCheckpoint, cfg: PretrainConfig, run: RunSh
             ? `the data folder has ${run.images} images, the checkpoint's run had ${ck.state.images}, which changes 'auto' settings`
             : '',
         ].filter(Boolean).join('; ')})`;
-    throw new UserError(
-      `cannot resume from ${ck.dir}: ${what}. Resume with the checkpoint's settings (see its state.json), or start a new run in another --out.`,
-    );
+    const hint = ownSettingsFit || typeof reference === 'string' ? ". Resume with the checkpoint's settings (see its state.json), or start a new run in another --out." : '';
+    throw new UserError(`cannot resume from ${ck.dir}: ${what}${hint}`);
   }
   restoreState(live, ck.tensors, `checkpoint ${ck.dir}`);
   optimizer.importState(ck.optimizer as never);

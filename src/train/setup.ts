@@ -53,8 +53,7 @@ export function checkedModel(cfg: PretrainConfig, method: MethodDefinition = met
  */
 export function resolveConfig(cfg: PretrainConfig, run: RunShape, method: MethodDefinition = methodNamed(cfg.method)): PretrainConfig {
   const args = method.resolve ? method.resolve(cfg.method_args, run, cfg) : cfg.method_args;
-  const defaults = typeof method.optim === 'function' ? method.optim(method.model(cfg)) : method.optim;
-  const optim: OptimDefaults = resolveOptim(defaults, cfg.optim, run.totalSteps, run.batchesPerEpoch);
+  const optim: OptimDefaults = resolveOptim(method.optim, cfg.optim, run.totalSteps, run.batchesPerEpoch);
   return { ...cfg, method_args: args, optim };
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../../src/formats/safetensors.js';
+import { labelledPhotos } from '../helpers/labelled-photos.js';
 import { runCli, startCli, tinyDinoArgs } from '../helpers/run-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dt-dino-'));
@@ -105,16 +106,9 @@ test('a NaN loss stops the run with exit 1 and keeps the last good checkpoint', 
 test('--init-weights starts from an exported backbone; val_data logs kNN accuracy while training', async () => {
   const a = join(tmp, 'init-a');
   assert.equal((await runCli(tinyDinoArgs(a, ['--steps', '2']))).code, 0);
-  // labelled folders from the bundled photos: the class is the photo a crop comes from
-  const labelled = join(tmp, 'labelled');
-  for (const f of readdirSync('examples/images')) {
-    const [cls, idx] = f.replace('.jpg', '').split('-');
-    const split = Number(idx) % 2 === 0 ? 'train' : 'val';
-    mkdirSync(join(labelled, split, cls), { recursive: true });
-    cpSync(join('examples/images', f), join(labelled, split, cls, f));
-  }
+  const labelled = labelledPhotos(join(tmp, 'labelled'));
   const cfg = join(tmp, 'val.yaml');
-  writeFileSync(cfg, `${readFileSync('test/fixtures/tiny-dino.yaml', 'utf8')}\nval_data: { train: ${join(labelled, 'train')}, val: ${join(labelled, 'val')}, every: 2, k: 3 }\n`);
+  writeFileSync(cfg, `${readFileSync('test/fixtures/tiny-dino.yaml', 'utf8')}\nval_data: { train: ${labelled.train}, val: ${labelled.val}, every: 2, k: 3 }\n`);
   const b = join(tmp, 'init-b');
   const args = tinyDinoArgs(b, ['--steps', '4', '--init-weights', join(a, 'exported_models/backbone.safetensors')]);
   args[args.indexOf('--config') + 1] = cfg;

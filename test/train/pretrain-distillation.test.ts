@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../../src/formats/safetensors.js';
+import { labelledPhotos } from '../helpers/labelled-photos.js';
 import { runCli } from '../helpers/run-cli.js';
 import { writeDinotrainTeacher } from '../helpers/teacher-onnx.js';
 
@@ -33,7 +34,7 @@ test('distills into a ResNet student: logs, checkpoints without the teacher, exp
   assert.equal(cfg.method_args.teacher_sha256, createHash('sha256').update(readFileSync(teacher)).digest('hex'));
   assert.deepEqual(cfg.method_args.teacher_outputs, { global: 'embedding', dense: 'patch_tokens' });
   assert.equal(cfg.method_args.queue_size, 16);
-  assert.equal(cfg.optim.name, 'adamw');
+  assert.equal(cfg.optim.name, 'lars');
   assert.match(readFileSync(join(a, 'train.log'), 'utf8'), /teacher .*teacher\.onnx \(sha256 [0-9a-f]{12}\): 32x32 px input, global features 'embedding' \(32\) and patch features 'patch_tokens' \(4x4 x 32\)/);
 
   const ck = await readSafetensors(join(a, 'checkpoints/last/model.safetensors'));
@@ -69,18 +70,22 @@ test('distills into a ResNet student: logs, checkpoints without the teacher, exp
   assert.equal(rc.stderr.trim().split('\n').length, 1, rc.stderr);
 });
 
-test('a ViT student learns the patch features alone (variant dense) from a teacher of another grid', async () => {
+test('a ViT student learns the patch features alone (variant dense) from a teacher of another grid, with online kNN', async () => {
   const out = join(tmp, 'vit');
+  const labelled = labelledPhotos(join(tmp, 'labelled'));
   const big = writeDinotrainTeacher(join(tmp, 'teacher48.onnx'), { imageSize: 48 });
   const cfgPath = join(tmp, 'vit.yaml');
   writeFileSync(cfgPath, [
     'method: distillation', 'model: vit-tiny/16', 'model_args: { embed_dim: 32, depth: 1, num_heads: 2 }', 'batch_size: 4', 'steps: 2', 'log_every: 1',
     'threads: 1', 'num_workers: 2', 'method_args: { variant: dense }', 'transforms: { global: { size: 32 } }',
   ].join('\n'));
-  const rv = await runCli(['pretrain', '--config', cfgPath, '--data', 'examples/images', '--out', out, '--teacher', big, '--overwrite']);
+  const rv = await runCli(['pretrain', '--config', cfgPath, '--data', 'examples/images', '--out', out, '--teacher', big, '--overwrite',
+    '--val-data', `train=${labelled.train},val=${labelled.val}`]);
   assert.equal(rv.code, 0, rv.stderr);
-  const m = readMetrics(out);
-  assert.ok(m.every((row) => Number.isFinite(row.distill_dense) && row.distill_global === undefined && row.loss === row.distill_dense));
+  const m = readMetrics(out).filter((row) => row.loss !== undefined);
+  assert.ok(m.length === 2 && m.every((row) => Number.isFinite(row.distill_dense) && row.distill_global === undefined && row.loss === row.distill_dense));
+  const knn = readMetrics(out).filter((row) => row.knn_top1 !== undefined);
+  assert.ok(knn.length >= 1 && knn.every((row) => row.knn_top1 >= 0 && row.knn_top1 <= 1), JSON.stringify(knn));
   assert.match(readFileSync(join(out, 'train.log'), 'utf8'), /48x48 px input, patch features 'patch_tokens' \(6x6 x 32\)/);
   assert.ok(existsSync(join(out, 'exported_models/backbone.onnx')));
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import YAML from 'yaml';
+import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors.js';
 import { runCli } from '../helpers/run-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dt-resume-check-'));
@@ -82,4 +83,17 @@ test('safe changes (more steps, log_every, learning rate) are allowed and logged
   assert.match(r.stderr, /optim\.lr: 0\.0005 in the checkpoint, 0\.001 now/);
   const steps = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
   assert.deepEqual(steps, [1, 2, 3, 4, 5]);
+});
+
+test('a checkpoint from a dinotrain whose model differs (DINOv2 without LayerScale) is refused as such, no setting blamed', async () => {
+  const dinov2 = YAML.parse(readFileSync('test/fixtures/dinov2/tiny-dinov2.yaml', 'utf8')) as Record<string, unknown>;
+  const out = copy('no-layerscale', run.dinov2);
+  const file = join(out, 'checkpoints/last/model.safetensors');
+  const ck = await readSafetensors(file);
+  await writeSafetensors(file, new Map([...ck.tensors].filter(([name]) => !/\.ls[12]\.gamma$/.test(name))), ck.metadata);
+  const r = await pretrain(config('no-layerscale', { steps: 6 }, dinov2), out, ['--resume']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /written by a dinotrain whose model differs from this one's, even with the checkpoint's own settings \(not in the checkpoint: student\.blocks\.0\.ls1\.gamma/);
+  assert.doesNotMatch(r.stderr, /these settings change the model|steps: 3/);
+  assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('dinotrain:')).length, 1, r.stderr);
 });
