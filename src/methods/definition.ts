@@ -36,6 +36,8 @@ export interface MethodDefinition<Args extends object = Record<string, unknown>>
   readonly exportPart: BackbonePart;
   /** the networks its checkpoints hold */
   readonly parts: readonly BackbonePart[];
+  /** files the method reads, by the flag or setting that names them (e.g. distillation's --teacher): --out must not hold them */
+  inputs?(args: Args): Record<string, string | undefined>;
   /** `method_args` keys a resumed run must keep as the checkpoint has them (e.g. the teacher file's hash) */
   readonly fixedOnResume?: readonly string[];
   /** the backbone it trains for this config (e.g. with a mask token); a UserError when it cannot train that model */

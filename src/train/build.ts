@@ -88,6 +88,7 @@ export async function buildRun(given: PretrainConfig, opts: BuildOptions): Promi
       'val_data.val': given.val_data?.val,
       '--init-weights': given.init_weights,
       '--config': opts.configFile,
+      ...definition.inputs?.(given.method_args),
     },
   });
   const device = resolveDevice(given.device);

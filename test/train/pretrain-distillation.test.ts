@@ -103,3 +103,14 @@ test('flag mistakes are one line and exit 2', async () => {
   for (const r of [dino, none, missing]) assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.ok(!existsSync(join(tmp, 'y')) && !existsSync(join(tmp, 'z')));
 });
+
+test('--overwrite never clears a teacher that lies in --out (e.g. the previous run\'s own export)', async () => {
+  const out = join(tmp, 'self-teacher');
+  mkdirSync(join(out, 'exported_models'), { recursive: true });
+  const inside = join(out, 'exported_models/backbone.onnx');
+  cpSync(teacher, inside);
+  const r = await runCli(['pretrain', '--config', 'test/fixtures/distillation/tiny-distillation.yaml', '--data', 'examples/images', '--out', out, '--teacher', inside, '--overwrite']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--overwrite would clear .*self-teacher, which holds --teacher .*backbone\.onnx; pick another --out/);
+  assert.ok(existsSync(inside), 'the teacher is still there');
+});

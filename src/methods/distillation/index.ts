@@ -77,6 +77,7 @@ export const distillation: MethodDefinition = defineMethod<DistillationArgs>({
   optim: OPTIM,
   exportPart: 'student',
   parts: ['student'],
+  inputs: (args) => ({ '--teacher': args.teacher }),
   fixedOnResume: ['teacher_sha256'],
   model: (cfg) => getModel(cfg.model, modelOverrides(cfg.model_args)),
   check(cfg) {
