@@ -13,7 +13,7 @@
 #   (global, 3.0) -> AdamW -> EMA teacher + center. ViT as timm's VisionTransformer (pos_embed stored for 224 px,
 #   bicubic-interpolated per crop size as DINO does), DINO head dim-2048-2048-256 -> weight-normalised K prototypes.
 # - dinov2 (facebookresearch/dinov2 ssl_meta_arch.py, shared head): as dino plus iBOT on masked patch tokens (half
-#   the global crops masked, 10-50 % of patches, mask token), KoLeo on the global class tokens, drop path 0.1,
+#   the global crops masked, 10-50 % of patches, mask token), KoLeo on the global class tokens, LayerScale 1e-5, drop path 0.1,
 #   layer-wise lr decay groups, EMA 0.992, softmax centering of class and patch targets.
 # - simclr: ResNet-18 (torchvision layout) on 2 views, projection head Linear-BN-ReLU-Linear (2048, 128), NT-Xent
 #   (tau 0.1), SGD momentum 0.9.
@@ -60,7 +60,7 @@ def drop_path(x, rate, training):
 
 
 class Block(nn.Module):
-    def __init__(self, dim, heads, drop=0.0):
+    def __init__(self, dim, heads, drop=0.0, layer_scale=None):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = Attention(dim, heads)
@@ -68,14 +68,19 @@ class Block(nn.Module):
         self.fc1 = nn.Linear(dim, 4 * dim)
         self.fc2 = nn.Linear(4 * dim, dim)
         self.drop = drop
+        # LayerScale (DINOv2): each branch times a trainable per-channel gamma
+        self.ls1 = nn.Parameter(torch.full((dim,), layer_scale)) if layer_scale else None
+        self.ls2 = nn.Parameter(torch.full((dim,), layer_scale)) if layer_scale else None
 
     def forward(self, x):
-        x = x + drop_path(self.attn(self.norm1(x)), self.drop, self.training)
-        return x + drop_path(self.fc2(F.gelu(self.fc1(self.norm2(x)))), self.drop, self.training)
+        a = self.attn(self.norm1(x))
+        x = x + drop_path(a * self.ls1 if self.ls1 is not None else a, self.drop, self.training)
+        m = self.fc2(F.gelu(self.fc1(self.norm2(x))))
+        return x + drop_path(m * self.ls2 if self.ls2 is not None else m, self.drop, self.training)
 
 
 class ViT(nn.Module):
-    def __init__(self, dim, depth, heads, patch, img=224, mask_token=False, drop=0.0):
+    def __init__(self, dim, depth, heads, patch, img=224, mask_token=False, drop=0.0, layer_scale=None):
         super().__init__()
         self.patch = patch
         self.side = img // patch
@@ -83,7 +88,7 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
         self.pos_embed = nn.Parameter(torch.randn(1, 1 + self.side ** 2, dim) * 0.02)
         self.mask_token = nn.Parameter(torch.zeros(1, dim)) if mask_token else None
-        self.blocks = nn.ModuleList([Block(dim, heads, drop) for _ in range(depth)])
+        self.blocks = nn.ModuleList([Block(dim, heads, drop, layer_scale) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
 
     def pos(self, rows, cols):
@@ -160,10 +165,10 @@ def dino_cross(q, s, n_global):
 
 
 class DinoNet(nn.Module):
-    def __init__(self, a, mask_token=False, drop=0.0):
+    def __init__(self, a, mask_token=False, drop=0.0, layer_scale=None):
         super().__init__()
         dim, depth, heads, patch = VIT[a.model]
-        self.backbone = ViT(dim, depth, heads, patch, mask_token=mask_token, drop=drop)
+        self.backbone = ViT(dim, depth, heads, patch, mask_token=mask_token, drop=drop, layer_scale=layer_scale)
         self.head = DinoHead(dim, a.out_dim)
 
     def forward(self, crops):
@@ -219,8 +224,8 @@ class Dinov2Step:
     def __init__(self, a):
         torch.manual_seed(0)
         self.a = a
-        self.student = DinoNet(a, mask_token=True, drop=0.1)
-        self.teacher = DinoNet(a, mask_token=True)
+        self.student = DinoNet(a, mask_token=True, drop=0.1, layer_scale=1e-5)
+        self.teacher = DinoNet(a, mask_token=True, layer_scale=1e-5)
         self.teacher.load_state_dict(self.student.state_dict())
         self.teacher.eval()
         for p in self.teacher.parameters():

@@ -5,7 +5,7 @@ import { defaultThreads, resolveDevice, type Device } from '../engine/providers.
 import { createSession } from '../engine/session.js';
 import { UserError } from '../util/errors.js';
 import { INPUT_NAME, OUTPUT_NAME, resolveBackboneInfo, type BackboneInfo, type BackboneOverrides } from './backbone-info.js';
-import { readModelMetadata } from './model-metadata.js';
+import { readModelMetadata } from '../formats/onnx-metadata.js';
 
 export interface OpenBackboneOptions {
   device?: Device;

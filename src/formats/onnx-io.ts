@@ -2,7 +2,7 @@
 // the weights: ModelProto.graph's ValueInfoProto entries are walked and every initializer is skipped by its length
 // (only its name is read, to drop the inputs that older exporters list for their initializers). A 350 MB teacher
 // is read in milliseconds and its sizes are known before any ONNX Runtime session exists.
-import { WireReader, WIRE_LEN, WIRE_VARINT } from '../embed/model-metadata.js';
+import { WireReader, WIRE_LEN, WIRE_VARINT } from './protobuf-wire.js';
 
 /** A dimension: a number when the model fixes it, its symbolic name (or '?') otherwise. */
 export type OnnxDim = number | string;

@@ -12,7 +12,7 @@ import { readImageHeader, type ImageHeader } from '../../src/data/image-header.j
 import { DataLoader } from '../../src/data/loader.js';
 import { scanImageFolder } from '../../src/data/scan.js';
 import { Semaphore } from '../../src/data/semaphore.js';
-import { DINO_TRANSFORMS } from '../fixtures/data/dino-transforms.js';
+import { DINO_TRANSFORMS } from '../../src/methods/dino/transforms.js';
 import { writeFlatPng } from '../fixtures/data/flat-png.js';
 
 let dir: string;

@@ -14,7 +14,7 @@ import { DataLoader } from '../../src/data/loader.js';
 import { resizeCrop } from '../../src/data/resize.js';
 import { scanImageFolder } from '../../src/data/scan.js';
 import { viewSpecs } from '../../src/data/views.js';
-import { DINO_TRANSFORMS } from '../fixtures/data/dino-transforms.js';
+import { DINO_TRANSFORMS } from '../../src/methods/dino/transforms.js';
 
 const EXAMPLES = join(import.meta.dirname, '../../examples/images');
 const SIDE = decodeShortSide(viewSpecs(DINO_TRANSFORMS)); // 693

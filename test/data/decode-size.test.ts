@@ -6,7 +6,7 @@ import { sampleCropBox } from '../../src/data/crop.js';
 import { decodeShortSide } from '../../src/data/decode-size.js';
 import { viewSpecs, type ViewSpec } from '../../src/data/views.js';
 import { Rng } from '../../src/util/rng.js';
-import { DINO_TRANSFORMS } from '../fixtures/data/dino-transforms.js';
+import { DINO_TRANSFORMS } from '../../src/methods/dino/transforms.js';
 
 function spec(size: number, scale: [number, number], ratio: [number, number]): ViewSpec {
   return { kind: 'global', size, scale, ratio, blurP: 0, solarizeP: 0 };

@@ -9,7 +9,7 @@ import sharp, { type SharpOptions } from 'sharp';
 import { decodeImage } from '../../src/data/decode.js';
 import { DataLoader } from '../../src/data/loader.js';
 import { describeSkippedFolders, ImageFileList, scanImageFolder } from '../../src/data/scan.js';
-import { DINO_TRANSFORMS } from '../fixtures/data/dino-transforms.js';
+import { DINO_TRANSFORMS } from '../../src/methods/dino/transforms.js';
 
 const CHILD = join(import.meta.dirname, '../fixtures/data/read-as-child.ts');
 const NOBODY = 65534;

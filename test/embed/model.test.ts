@@ -9,7 +9,7 @@ import onnxProto from 'onnx-proto';
 import { embedCommand } from '../../src/cli/embed.js';
 import { openBackbone } from '../../src/embed/backbone.js';
 import { embedFolder } from '../../src/embed/embed-folder.js';
-import { readModelMetadata } from '../../src/embed/model-metadata.js';
+import { readModelMetadata } from '../../src/formats/onnx-metadata.js';
 import { UserError } from '../../src/util/errors.js';
 import { writeLabelledSet } from '../fixtures/eval/synthetic-images.js';
 import { tinyBackbone } from '../fixtures/eval/tiny-backbone.js';

@@ -4,7 +4,7 @@
 // resume probes ask for it several times.
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { readModelMetadata } from '../../embed/model-metadata.js';
+import { readModelMetadata } from '../../formats/onnx-metadata.js';
 import { readOnnxIo, type OnnxIo } from '../../formats/onnx-io.js';
 import { UserError } from '../../util/errors.js';
 
