@@ -10,6 +10,12 @@ import { runPretrain, type RunOptions } from './run.js';
 
 /** How long a rank other than 0 waits before it reports its own error: rank 0's, if it has one, comes first. */
 const LATER_RANKS_WAIT_MS = 1500;
+/**
+ * How long a rank waits between writing its error line and MPI_Abort: the launcher (hydra's proxy, orted) forwards a
+ * rank's stderr on its own schedule and drops what it has not forwarded when the abort tears the job down, which on
+ * a loaded machine lost the line.
+ */
+const FORWARD_BEFORE_ABORT_MS = 500;
 
 export async function pretrainJob(cfg: PretrainConfig, opts: Omit<RunOptions, 'comm'>): Promise<void> {
   const launch = launchedByMpi();
@@ -34,5 +40,6 @@ async function endJob(comm: Communicator, err: unknown): Promise<never> {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`dinotrain: rank ${comm.rank} of ${comm.size}: ${user ? '' : 'internal error: '}${message}\n`);
   if (!user && process.env.DINOTRAIN_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
+  await new Promise((r) => setTimeout(r, FORWARD_BEFORE_ABORT_MS));
   comm.abort(user ? err.exitCode : 1);
 }

@@ -259,13 +259,17 @@ describe('2-rank jobs under MPICH', { skip: skipJobs }, () => {
 
   test('a rank killed or aborting while the other waits in an allreduce ends the job within seconds', async () => {
     const job = (how: string) => runJob(...workerJob(`fail:${how}`), process.env, 30_000);
-    const [killed, aborted] = await Promise.all([job('kill'), job('catch-abort')]);
+    // one job at a time: under load hydra may drop a rank's last stderr lines when it tears the job down
+    const killed = await job('kill');
+    const aborted = await job('catch-abort');
     assert.equal(killed.signal, null);
     assert.notEqual(killed.code, 0, killed.output);
     assert.ok(killed.ms < 10_000, `${killed.ms} ms`);
     assert.match(killed.output, /BAD TERMINATION|Killed/);
     assert.equal(aborted.code, 1, aborted.output);
-    assert.match(aborted.output, /MPI_Abort\(MPI_COMM_WORLD, 1\)/);
+    // the failing rank's own line, written before MPI_Abort as the trainer does (MPICH's abort message, printed inside
+    // MPI_Abort, can be lost when hydra tears the job down on a loaded machine)
+    assert.match(aborted.output, /rank 1: rank 1 fails/);
     assert.ok(aborted.ms < 10_000, `${aborted.ms} ms`);
   });
 
